@@ -1,0 +1,2 @@
+# Thin on purpose: the harness lives in the fixtures package.
+pytest_plugins = ["fixtures.plugin"]

@@ -1,0 +1,256 @@
+"""The GOPROXY role: serves state/modules/*.txt over the module proxy
+protocol (https://go.dev/ref/mod#goproxy-protocol).
+
+  GET /$mod/@v/list           tagged versions (no pseudo-versions), semver order
+  GET /$mod/@v/$ver.info      .info section (or a generated one)
+  GET /$mod/@v/$ver.mod       .mod section, else the zip's go.mod, else "module $mod"
+  GET /$mod/@v/$ver.zip       module zip
+  GET /$mod/@latest           .info of the latest version: highest release,
+                              else highest prerelease, else highest pseudo-version
+  GET /sumdb/...              404: this proxy does not proxy a checksum DB
+
+$mod and $ver use the "!" case escaping. Unknown modules and versions get
+404 with a "not found: ..." text body, as proxy.golang.org does. A fixture
+that fails to load makes the requests that need its module answer 500 with
+the error (and is logged to stderr); it never stops the server.
+
+Like Go's own test proxy (cmd/go/proxy_test.go): a version whose major
+version does not fit the path (example.com/m@v2.0.0) is served when asked
+for by name but never listed nor returned by @latest, and an all-hex
+"version" (a commit hash) resolves to the highest version whose
+pseudo-version revision or .info "Short"/"Name"/Origin.Hash matches.
+"""
+
+import json
+import os
+import re
+import threading
+
+import gomod
+from httpfault import Response, Upstream, text_response
+
+CT_JSON = "application/json"
+CT_TEXT = "text/plain; charset=UTF-8"
+CT_ZIP = "application/zip"
+
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
+
+
+def _not_found(msg):
+    return text_response(404, "not found: %s\n" % msg, CT_TEXT)
+
+
+class ModuleSet:
+    """The modules in a directory, rescanned when the listing or any file's
+    stat changes. Unchanged files keep their Module objects (and so their
+    built zips)."""
+
+    def __init__(self, directory, log):
+        self.dir = directory
+        self.log = log
+        self.lock = threading.Lock()
+        self.sig = None
+        self.files = {}          # name -> (stat sig, Module | None, FixtureError | None, path, version)
+        self.modules = {}        # (path, version) -> Module
+        self.by_path = {}        # path -> [Module]
+        self.errors = {}         # (path, version) -> FixtureError
+        self.path_errors = {}    # path -> [FixtureError]
+
+    def _stat_all(self):
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return {}
+        out = {}
+        for name in names:
+            if not name.endswith(".txt"):
+                continue
+            try:
+                st = os.stat(os.path.join(self.dir, name))
+            except OSError:
+                continue
+            out[name] = (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
+        return out
+
+    def refresh(self):
+        with self.lock:
+            stats = self._stat_all()
+            sig = tuple(sorted(stats.items()))
+            if sig == self.sig:
+                return
+            files = {}
+            for name, st in stats.items():
+                old = self.files.get(name)
+                if old is not None and old[0] == st:
+                    files[name] = old
+                    continue
+                files[name] = (st,) + self._load(name)
+            self.files = files
+            self.sig = sig
+            self._index()
+
+    def _load(self, name):
+        """-> (Module | None, FixtureError | None, path | None, version | None)"""
+        path = version = None
+        try:
+            path, version = gomod.fixture_id(name)
+            return gomod.Module.from_file(os.path.join(self.dir, name)), None, path, version
+        except gomod.FixtureError as e:
+            err = e
+        except OSError as e:
+            err = gomod.FixtureError(name, 0, "cannot read fixture: %s" % e)
+        if path is None:
+            # Still tie the error to a module path when the name allows it,
+            # so that list/@latest for that module fail loudly too.
+            base = name[:-len(".txt")]
+            i = base.rfind("_v")
+            if i > 0:
+                try:
+                    path = gomod.unescape_path(base[:i].replace("_", "/"))
+                except ValueError:
+                    pass
+        self.log("fixture error: %s" % err)
+        return None, err, path, version
+
+    def _index(self):
+        self.modules, self.by_path, self.errors, self.path_errors = {}, {}, {}, {}
+        for name in sorted(self.files):
+            _, mod, err, path, version = self.files[name]
+            if mod is not None:
+                self.modules[(mod.path, mod.version)] = mod
+                self.by_path.setdefault(mod.path, []).append(mod)
+            else:
+                if path is not None and version is not None:
+                    self.errors[(path, version)] = err
+                if path is not None:
+                    self.path_errors.setdefault(path, []).append(err)
+
+    def snapshot(self):
+        self.refresh()
+        with self.lock:
+            return self.modules, self.by_path, self.errors, self.path_errors
+
+
+def latest_version(versions):
+    """Go's proxy "latest": the highest release, else the highest
+    prerelease, else the highest pseudo-version, else None."""
+    release, pre, pseudo = [], [], []
+    for v in versions:
+        if gomod.is_pseudo_version(v):
+            pseudo.append(v)
+        elif gomod.semver_prerelease(v):
+            pre.append(v)
+        else:
+            release.append(v)
+    for group in (release, pre, pseudo):
+        if group:
+            return max(group, key=gomod.semver_sort_key)
+    return None
+
+
+def _revision_ids(mod):
+    """Commit-ish identifiers a module version answers to."""
+    ids = []
+    if gomod.is_pseudo_version(mod.version):
+        v = mod.version[:len(mod.version) - len(gomod.semver_build(mod.version))]
+        ids.append(v[v.rindex("-") + 1:])
+    try:
+        info = json.loads(mod.info)
+    except ValueError:
+        info = None
+    if isinstance(info, dict):
+        for key in ("Short", "Name"):
+            if isinstance(info.get(key), str):
+                ids.append(info[key])
+        origin = info.get("Origin")
+        if isinstance(origin, dict) and isinstance(origin.get("Hash"), str):
+            ids.append(origin["Hash"])
+    return [i for i in ids if i]
+
+
+class GoProxy(Upstream):
+    role = "goproxy"
+
+    def __init__(self, state_dir, **kw):
+        super().__init__(state_dir, **kw)
+        self.modset = ModuleSet(os.path.join(self.state_dir, "modules"), self.log)
+
+    def start(self):
+        os.makedirs(self.modset.dir, exist_ok=True)
+        self.modset.refresh()  # report fixture errors at start-up
+        return super().start()
+
+    def answer(self, handler, path):
+        p = path.lstrip("/")
+        if p == "sumdb" or p.startswith("sumdb/"):
+            return _not_found(path)
+        if p.endswith("/@latest"):
+            return self._latest(p[:-len("/@latest")])
+        enc, sep, file = p.partition("/@v/")
+        if not sep or not enc:
+            return _not_found(path)
+        try:
+            mpath = gomod.unescape_path(enc)
+        except ValueError as e:
+            return _not_found(str(e))
+        if file == "list":
+            return self._list(mpath)
+        enc_ver, dot, ext = file.rpartition(".")
+        if not dot or ext not in ("info", "mod", "zip"):
+            return _not_found(path)
+        try:
+            version = gomod.unescape_version(enc_ver)
+        except ValueError as e:
+            return _not_found("%s: %s" % (mpath, e))
+        return self._file(mpath, version, ext)
+
+    def _versions(self, mpath):
+        """(modules of mpath, error response or None)"""
+        _, by_path, _, path_errors = self.modset.snapshot()
+        if mpath in path_errors:
+            return None, text_response(500, "".join("%s\n" % e for e in path_errors[mpath]), CT_TEXT)
+        return by_path.get(mpath), None
+
+    def _list(self, mpath):
+        mods, err = self._versions(mpath)
+        if err:
+            return err
+        if not mods:
+            return _not_found("module %s: no such module on this proxy" % mpath)
+        versions = sorted((m.version for m in mods if m.major_ok and not gomod.is_pseudo_version(m.version)),
+                          key=gomod.semver_sort_key)
+        return Response(200, {"Content-Type": CT_TEXT}, "".join(v + "\n" for v in versions))
+
+    def _latest(self, enc):
+        try:
+            mpath = gomod.unescape_path(enc)
+        except ValueError as e:
+            return _not_found(str(e))
+        mods, err = self._versions(mpath)
+        if err:
+            return err
+        candidates = {m.version: m for m in mods or () if m.major_ok}
+        latest = latest_version(candidates)
+        if latest is None:
+            return _not_found('module %s: no matching versions for query "latest"' % mpath)
+        return Response(200, {"Content-Type": CT_JSON}, candidates[latest].info)
+
+    def _file(self, mpath, version, ext):
+        modules, by_path, errors, _ = self.modset.snapshot()
+        if (mpath, version) in errors:
+            return text_response(500, "%s\n" % errors[(mpath, version)], CT_TEXT)
+        mod = modules.get((mpath, version))
+        if mod is None and _HEX_RE.match(version):
+            best = None
+            for m in by_path.get(mpath, ()):
+                if any(h.startswith(version) or version.startswith(h) for h in _revision_ids(m)):
+                    if best is None or gomod.semver_compare(m.version, best.version) > 0:
+                        best = m
+            mod = best
+        if mod is None:
+            return _not_found("%s@%s: invalid version: unknown revision %s" % (mpath, version, version))
+        if ext == "info":
+            return Response(200, {"Content-Type": CT_JSON}, mod.info)
+        if ext == "mod":
+            return Response(200, {"Content-Type": CT_TEXT}, mod.mod)
+        return Response(200, {"Content-Type": CT_ZIP}, mod.zip_bytes())

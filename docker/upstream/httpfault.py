@@ -1,0 +1,711 @@
+"""Threaded HTTP server base for the fake upstreams, with fault injection.
+
+Everything is driven through a state directory (the tests copy files into
+the container; there is no control port):
+
+  state/faults.json     JSON list of fault rules, first match wins (below).
+                        Re-read whenever the file changes (mtime, size, ctime
+                        or inode). A file that is not valid JSON (say, half
+                        written) is ignored: the previous rules stay in force
+                        and the file is read again on the next request. Valid
+                        JSON with a bad rule makes every request fail with 500
+                        and the reason, so a typo can't silently disable a
+                        fault. Counters for "times" start from zero whenever
+                        the file is re-read. Missing file = no faults.
+  state/release/NAME    Releases requests held by a {"action": "hold",
+                        "name": NAME} rule.
+  state/requests.jsonl  Request log, one JSON object per line (below).
+  state/tls/cert.pem    With key.pem: also serve HTTPS on the TLS port
+  state/tls/key.pem     (checked once, at start).
+
+Fault rule (unknown keys are rejected):
+  {"path":   regex, re.search'ed on the raw request target as sent, query
+             string included (default: match everything),
+   "method": "GET" (optional, case-insensitive),
+   "times":  N (optional: the rule applies to the first N matching requests,
+             then never matches again),
+   "comment": any (ignored),
+   "action": one of
+     "status"   {"code": int, "body": str?, "headers": {str: str}?}
+     "delay"    {"seconds": number}      then answer normally
+     "hang"     read the request, never answer; the socket stays open until
+                the client closes it or the server stops
+     "reset"    no answer, close with SO_LINGER 0: the client gets a TCP RST
+     "close"    no answer, orderly close (FIN)
+     "html"     200 text/html: a captive-portal style login page
+     "truncate" {"bytes": N}  full headers (true Content-Length), then only
+                the first N body bytes, then close
+     "redirect" {"location": str, "code": int? (default 302)}
+     "body"     {"text": str | "base64": str, "content_type": str?,
+                 "code": int? (default 200), "headers": {str: str}?}
+     "hold"     {"name": str}  wait until state/release/<name> exists, then
+                answer normally
+  }
+
+Request log lines:
+  arrival: {"id", "t", "server", "method", "path", "host", "headers",
+            "tls", "client", "body_bytes", "fault", "rule"}
+  end:     {"id", "end": true, "t", "status", "bytes"}
+  "fault" is the action name of the matching rule, "invalid-faults" when
+  faults.json is unusable, or null; "rule" is the rule's index or null.
+  "status" is null when no response was sent (hang, reset, close, client
+  gone before the status line); "bytes" counts body bytes sent.
+  The arrival line is written (and flushed) before any fault runs, so a test
+  can see a held or hung request has arrived.
+
+Roles subclass Upstream and implement answer(handler, path) -> Response.
+"""
+
+import base64
+import http.server
+import json
+import os
+import re
+import select
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+
+ACTIONS = ("status", "delay", "hang", "reset", "close", "html", "truncate",
+           "redirect", "body", "hold")
+
+# Accepted keys per action, beyond the common ones.
+_COMMON_KEYS = {"path", "method", "action", "times", "comment"}
+_ACTION_KEYS = {
+    "status": {"code", "body", "headers"},
+    "delay": {"seconds"},
+    "hang": set(),
+    "reset": set(),
+    "close": set(),
+    "html": set(),
+    "truncate": {"bytes"},
+    "redirect": {"location", "code"},
+    "body": {"text", "base64", "content_type", "code", "headers"},
+    "hold": {"name"},
+}
+
+HOLD_POLL = 0.02  # seconds between checks for state/release/<name>
+
+TEXT_PLAIN = "text/plain; charset=utf-8"
+
+LOGIN_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in - Network Access</title>
+<style>
+body { font-family: Arial, Helvetica, sans-serif; background: #f3f4f6; margin: 0; }
+.box { max-width: 360px; margin: 80px auto; background: #fff; padding: 32px;
+       border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.2); }
+h1 { font-size: 20px; margin-top: 0; }
+input { width: 100%; padding: 8px; margin: 6px 0 14px; box-sizing: border-box; }
+button { width: 100%; padding: 10px; background: #1a56db; color: #fff; border: 0; }
+.note { color: #6b7280; font-size: 12px; margin-top: 18px; }
+</style>
+</head>
+<body>
+<div class="box">
+  <h1>Authentication required</h1>
+  <p>Your session has expired. Please sign in to continue to the requested resource.</p>
+  <form method="post" action="/auth/login">
+    <input type="hidden" name="redirect" value="/">
+    <label for="u">Username</label>
+    <input id="u" name="username" type="text" autocomplete="username">
+    <label for="p">Password</label>
+    <input id="p" name="password" type="password" autocomplete="current-password">
+    <button type="submit">Sign in</button>
+  </form>
+  <p class="note">Unauthorized access is prohibited. Contact the IT service desk for help.</p>
+</div>
+</body>
+</html>
+"""
+
+
+class Response:
+    """What a role answers: status code, headers (dict or list of pairs)
+    and body bytes. Content-Length is added by the server if missing."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status=200, headers=None, body=b""):
+        self.status = int(status)
+        if headers is None:
+            headers = []
+        elif isinstance(headers, dict):
+            headers = list(headers.items())
+        self.headers = [(str(k), str(v)) for k, v in headers]
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.body = bytes(body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "Response(%d, %r, %d bytes)" % (self.status, self.headers, len(self.body))
+
+
+def text_response(status, text, content_type=TEXT_PLAIN, headers=None):
+    h = [("Content-Type", content_type)]
+    if headers:
+        h += list(headers.items()) if isinstance(headers, dict) else list(headers)
+    return Response(status, h, text)
+
+
+def _file_sig(path):
+    """Identity of a file's current content, or None if missing. ctime and
+    inode are included because tar extraction (docker put_archive) sets
+    mtime from the archive, so two writes can share an mtime and size."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
+
+
+class Rule:
+    __slots__ = ("index", "spec", "action", "path_re", "method", "times", "used")
+
+    def __init__(self, index, spec):
+        self.index = index
+        self.spec = spec
+        self.action = spec["action"]
+        self.path_re = re.compile(spec.get("path", ""))
+        self.method = spec.get("method")
+        self.method = self.method.upper() if self.method else None
+        self.times = spec.get("times")
+        self.used = 0
+
+    def get(self, key, default=None):
+        return self.spec.get(key, default)
+
+
+def _validate_rule(i, spec):
+    """Return a Rule or raise ValueError with a readable reason."""
+    where = "rule %d" % i
+    if not isinstance(spec, dict):
+        raise ValueError("%s: not a JSON object" % where)
+    action = spec.get("action")
+    if action not in ACTIONS:
+        raise ValueError("%s: unknown action %r (want one of %s)" % (where, action, ", ".join(ACTIONS)))
+    unknown = set(spec) - _COMMON_KEYS - _ACTION_KEYS[action]
+    if unknown:
+        raise ValueError("%s: unknown keys for action %r: %s" % (where, action, ", ".join(sorted(unknown))))
+
+    def typed(key, types, required=False):
+        if key not in spec:
+            if required:
+                raise ValueError("%s: action %r needs %r" % (where, action, key))
+            return
+        v = spec[key]
+        if isinstance(v, bool) or not isinstance(v, types):
+            raise ValueError("%s: %r has the wrong type" % (where, key))
+
+    typed("path", str)
+    typed("method", str)
+    typed("times", int)
+    if spec.get("times", 0) < 0:
+        raise ValueError("%s: times must be >= 0" % where)
+    try:
+        re.compile(spec.get("path", ""))
+    except re.error as e:
+        raise ValueError("%s: bad path regex: %s" % (where, e)) from None
+    if action == "status":
+        typed("code", int, required=True)
+        typed("body", str)
+        typed("headers", dict)
+    elif action == "delay":
+        typed("seconds", (int, float), required=True)
+        if spec["seconds"] < 0:
+            raise ValueError("%s: seconds must be >= 0" % where)
+    elif action == "truncate":
+        typed("bytes", int, required=True)
+        if spec["bytes"] < 0:
+            raise ValueError("%s: bytes must be >= 0" % where)
+    elif action == "redirect":
+        typed("location", str, required=True)
+        typed("code", int)
+        if not 300 <= spec.get("code", 302) <= 399:
+            raise ValueError("%s: redirect code must be 3xx" % where)
+    elif action == "body":
+        typed("text", str)
+        typed("base64", str)
+        typed("content_type", str)
+        typed("code", int)
+        typed("headers", dict)
+        if ("text" in spec) == ("base64" in spec):
+            raise ValueError("%s: action 'body' needs exactly one of 'text' and 'base64'" % where)
+        if "base64" in spec:
+            try:
+                base64.b64decode(spec["base64"], validate=True)
+            except ValueError as e:
+                raise ValueError("%s: bad base64: %s" % (where, e)) from None
+    elif action == "hold":
+        typed("name", str, required=True)
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", spec["name"]) or spec["name"] in (".", ".."):
+            raise ValueError("%s: hold name must be a plain file name" % where)
+    for key in ("code",):
+        if key in spec and not 100 <= spec[key] <= 599:
+            raise ValueError("%s: code must be 100..599" % where)
+    for key in ("headers",):
+        if key in spec and not all(isinstance(v, str) for v in spec[key].values()):
+            raise ValueError("%s: header values must be strings" % where)
+    return Rule(i, spec)
+
+
+class FaultRules:
+    """state/faults.json, reloaded on change. Thread-safe."""
+
+    def __init__(self, path, log=None):
+        self.path = path
+        self.log = log or (lambda msg: None)
+        self.lock = threading.Lock()
+        self.sig = None
+        self.rules = []
+        self.error = None  # reason when the current file is unusable
+        self.bad_sig = None  # last unparsable version, to log it once
+
+    def _reload(self):
+        sig = _file_sig(self.path)
+        if sig == self.sig:
+            return
+        if sig is None:
+            self.sig, self.rules, self.error = None, [], None
+            return
+        try:
+            with open(self.path, "rb") as f:
+                data = json.loads(f.read().decode("utf-8"))
+        except FileNotFoundError:
+            self.sig, self.rules, self.error = None, [], None
+            return
+        except (ValueError, OSError) as e:
+            # Probably half written: keep the old rules, look again next time.
+            if sig != self.bad_sig:
+                self.bad_sig = sig
+                self.log("faults.json not readable yet, keeping previous rules: %s" % e)
+            return
+        try:
+            if not isinstance(data, list):
+                raise ValueError("faults.json must hold a JSON list of rules")
+            rules = [_validate_rule(i, spec) for i, spec in enumerate(data)]
+        except ValueError as e:
+            self.sig, self.rules, self.error = sig, [], str(e)
+            self.log("faults.json rejected: %s" % e)
+            return
+        self.sig, self.rules, self.error = sig, rules, None
+
+    def match(self, method, target):
+        """Return (rule or None, error or None), counting the use."""
+        with self.lock:
+            self._reload()
+            if self.error:
+                return None, self.error
+            for rule in self.rules:
+                if rule.method and rule.method != method.upper():
+                    continue
+                if rule.times is not None and rule.used >= rule.times:
+                    continue
+                if not rule.path_re.search(target):
+                    continue
+                rule.used += 1
+                return rule, None
+        return None, None
+
+
+class RequestLog:
+    """Appends JSON lines to state/requests.jsonl (opened per write so a test
+    may truncate or delete the file at any time)."""
+
+    def __init__(self, path, server_name):
+        self.path = path
+        self.server_name = server_name
+        self.lock = threading.Lock()
+        self.next_id = 1
+
+    def _write(self, obj):
+        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+        except OSError as e:
+            print("httpfault: cannot write %s: %s" % (self.path, e), file=sys.stderr, flush=True)
+
+    def arrival(self, handler, fault, rule_index, body_bytes):
+        headers = {}
+        for k, v in handler.headers.items():
+            headers[k] = headers[k] + ", " + v if k in headers else v
+        with self.lock:
+            rid = self.next_id
+            self.next_id += 1
+            self._write({
+                "id": rid,
+                "t": time.time(),
+                "server": self.server_name,
+                "method": handler.command,
+                "path": handler.path,
+                "host": handler.headers.get("Host"),
+                "headers": headers,
+                "tls": handler.is_tls,
+                "client": "%s:%s" % handler.client_address[:2],
+                "body_bytes": body_bytes,
+                "fault": fault,
+                "rule": rule_index,
+            })
+        return rid
+
+    def end(self, rid, status, nbytes):
+        with self.lock:
+            self._write({"id": rid, "end": True, "t": time.time(), "status": status, "bytes": nbytes})
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, addr, handler, upstream, ssl_context=None):
+        self.upstream = upstream
+        self.ssl_context = ssl_context
+        super().__init__(addr, handler)
+
+    def handle_error(self, request, client_address):
+        # Clients vanishing mid-request are normal here; anything else is a bug.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout)):
+            return
+        if isinstance(exc, OSError) and self.upstream.stopping.is_set():
+            return
+        print("httpfault: error serving %s:" % (client_address,), file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """Request handler shared by every role. Useful attributes for roles:
+    command, path (raw target), headers, body (bytes), query (dict of lists),
+    is_tls, upstream."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "gotraps-upstream"
+    sys_version = ""
+
+    def setup(self):
+        self.upstream = self.server.upstream
+        self.is_tls = self.server.ssl_context is not None
+        self._dead = False
+        self._abort = None
+        if self.is_tls:
+            try:
+                self.request.settimeout(10)
+                self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
+                self.request.settimeout(None)
+            except (OSError, ValueError):
+                # Failed handshake (a plain-HTTP client, an untrusting one...).
+                self._dead = True
+                try:
+                    self.request.close()
+                except OSError:
+                    pass
+                return
+        super().setup()
+        self.upstream._track(self.connection, True)
+
+    def handle(self):
+        if not self._dead:
+            super().handle()
+
+    def finish(self):
+        if self._dead:
+            return
+        try:
+            super().finish()  # flush and close rfile/wfile (drops their socket refs)
+        except OSError:
+            pass
+        self.upstream._track(self.connection, False)
+        sock = self.connection
+        try:
+            if self._abort == "reset":
+                # Closing with a zero linger timeout sends RST instead of FIN.
+                # No shutdown() first: that would send a FIN before the RST.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                socket.socket.shutdown(sock, socket.SHUT_WR)
+        except OSError:
+            pass
+        try:
+            sock.close()
+        except OSError:
+            pass
+        # socketserver then calls shutdown()/close() on its own reference to
+        # the (now closed or detached) socket; it ignores the OSError.
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, format, *args):
+        pass  # we keep our own log
+
+    # Every method goes through the same path.
+    def do_GET(self):
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
+
+    def _read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _dispatch(self):
+        up = self.upstream
+        try:
+            self.body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        split = urllib.parse.urlsplit(self.path)
+        self.query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+        rule, err = up.faults.match(self.command, self.path)
+        fault = rule.action if rule else ("invalid-faults" if err else None)
+        rid = up.requests.arrival(self, fault, rule.index if rule else None, len(self.body))
+        status, nbytes = None, 0
+        try:
+            status, nbytes = self._serve(rule, err, urllib.parse.unquote(split.path))
+        finally:
+            up.requests.end(rid, status, nbytes)
+            if up.verbose:
+                print("%s %s %s -> %s%s" % (up.role, self.command, self.path, status,
+                                           " [%s]" % fault if fault else ""),
+                      file=sys.stderr, flush=True)
+
+    def _answer(self, path):
+        try:
+            resp = self.upstream.answer(self, path)
+        except Exception:
+            tb = traceback.format_exc()
+            print("httpfault: %s answer() failed for %s:\n%s" % (self.upstream.role, self.path, tb),
+                  file=sys.stderr, flush=True)
+            return text_response(500, "internal error in fake upstream:\n" + tb)
+        if resp is None:
+            return text_response(404, "not found\n")
+        return resp
+
+    def _serve(self, rule, err, path):
+        """Apply the fault (if any) and answer. Returns (status, body bytes sent)."""
+        up = self.upstream
+        if err:
+            return self._send(text_response(500, "gotraps: bad state/faults.json: %s\n" % err))
+        if rule is None:
+            return self._send(self._answer(path))
+        a = rule.action
+        if a == "status":
+            code = rule.get("code")
+            body = rule.get("body")
+            if body is None:
+                body = "%d %s\n" % (code, http.server.BaseHTTPRequestHandler.responses.get(code, ("",))[0])
+            headers = dict(rule.get("headers") or {})
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = TEXT_PLAIN
+            return self._send(Response(code, headers, body))
+        if a == "delay":
+            if up.stopping.wait(rule.get("seconds")):
+                return self._drop()
+            return self._send(self._answer(path))
+        if a == "hold":
+            release = os.path.join(up.state_dir, "release", rule.get("name"))
+            while not os.path.exists(release):
+                if up.stopping.wait(HOLD_POLL):
+                    return self._drop()
+            return self._send(self._answer(path))
+        if a == "hang":
+            self._hang()
+            return None, 0
+        if a == "reset":
+            self._abort = "reset"
+            return self._drop()
+        if a == "close":
+            return self._drop()
+        if a == "html":
+            return self._send(text_response(200, LOGIN_PAGE, "text/html; charset=utf-8"))
+        if a == "truncate":
+            return self._send(self._answer(path), limit=rule.get("bytes"))
+        if a == "redirect":
+            loc = rule.get("location")
+            return self._send(Response(rule.get("code", 302),
+                                       {"Location": loc, "Content-Type": "text/html; charset=utf-8"},
+                                       '<a href="%s">Found</a>.\n' % loc))
+        if a == "body":
+            if "base64" in rule.spec:
+                data = base64.b64decode(rule.get("base64"))
+            else:
+                data = rule.get("text").encode("utf-8")
+            headers = dict(rule.get("headers") or {})
+            headers["Content-Type"] = rule.get("content_type", "application/octet-stream"
+                                               if "base64" in rule.spec else TEXT_PLAIN)
+            return self._send(Response(rule.get("code", 200), headers, data))
+        raise AssertionError(a)
+
+    def _drop(self):
+        self.close_connection = True
+        return None, 0
+
+    def _hang(self):
+        """Never answer; return once the peer closes or the server stops."""
+        self.close_connection = True
+        sock = self.connection
+        while not self.upstream.stopping.is_set():
+            try:
+                ready, _, _ = select.select([sock], [], [], 0.05)
+                if ready and not sock.recv(65536):
+                    return
+            except (OSError, ValueError):
+                return
+
+    def _send(self, resp, limit=None):
+        """Write resp; with limit, only that many body bytes, then close."""
+        body = resp.body
+        status = None
+        sent = 0
+        try:
+            self.send_response(resp.status)
+            status = resp.status
+            for k, v in resp.headers:
+                self.send_header(k, v)
+            if resp.header("Content-Length") is None:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                if limit is not None:
+                    body = body[:limit]
+                self.wfile.write(body)
+                sent = len(body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        if limit is not None:
+            self.close_connection = True
+        return status, sent
+
+
+class Upstream:
+    """Base of every fake upstream role: one plain HTTP listener and, when
+    state/tls/{cert,key}.pem exist at start and tls_port is not None, an
+    HTTPS listener with the same handler. Run it in-process with
+    start()/stop() (or as a context manager)."""
+
+    role = "base"
+
+    def __init__(self, state_dir, host="127.0.0.1", port=0, tls_port=None, verbose=False):
+        self.state_dir = os.path.abspath(state_dir)
+        self.host = host
+        self.want_port = port
+        self.want_tls_port = tls_port
+        self.verbose = verbose
+        self.stopping = threading.Event()
+        self.faults = FaultRules(os.path.join(self.state_dir, "faults.json"), self.log)
+        self.requests = RequestLog(os.path.join(self.state_dir, "requests.jsonl"), self.role)
+        self.port = None
+        self.tls_port = None
+        self._servers = []
+        self._threads = []
+        self._conns = set()
+        self._conns_lock = threading.Lock()
+
+    # -- for roles --------------------------------------------------------
+
+    def answer(self, handler, path):
+        """Override: return a Response for the decoded URL path (no query;
+        handler.path has the raw target, handler.query the parsed query)."""
+        return text_response(404, "not found\n")
+
+    def log(self, msg):
+        print("%s: %s" % (self.role, msg), file=sys.stderr, flush=True)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def _tls_context(self):
+        cert = os.path.join(self.state_dir, "tls", "cert.pem")
+        key = os.path.join(self.state_dir, "tls", "key.pem")
+        if not (os.path.exists(cert) and os.path.exists(key)):
+            return None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        return ctx
+
+    def start(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        srv = _Server((self.host, self.want_port), Handler, self)
+        self._servers.append(srv)
+        self.port = srv.server_address[1]
+        if self.want_tls_port is not None:
+            ctx = self._tls_context()
+            if ctx is not None:
+                tsrv = _Server((self.host, self.want_tls_port), Handler, self, ssl_context=ctx)
+                self._servers.append(tsrv)
+                self.tls_port = tsrv.server_address[1]
+        for s in self._servers:
+            t = threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05},
+                                 name="%s-%d" % (self.role, s.server_address[1]), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self):
+        """Stop listening and drop every open connection (held, hung and
+        idle keep-alive ones included)."""
+        self.stopping.set()
+        for s in self._servers:
+            s.shutdown()
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                # socket.socket's own shutdown, not SSLSocket's (which would
+                # tear down TLS state under a reading thread).
+                socket.socket.shutdown(c, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for s in self._servers:
+            s.server_close()
+        for t in self._threads:
+            t.join(2)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def url(self, path="/", tls=False):
+        port = self.tls_port if tls else self.port
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return "%s://%s:%d%s" % ("https" if tls else "http", host, port, path)
+
+    def _track(self, conn, add):
+        with self._conns_lock:
+            if add:
+                self._conns.add(conn)
+            else:
+                self._conns.discard(conn)

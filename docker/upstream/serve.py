@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Entry point of the fake-upstream container.
+
+    python3 serve.py --role goproxy --state /srv/state --port 80 [--tls-port 443]
+
+Prints one "ready role=... port=... tls_port=... state=..." line on stdout
+once listening, and exits quickly and cleanly on SIGTERM or SIGINT.
+"""
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import goproxy  # noqa: E402
+
+# role name -> Upstream subclass; add a role with one line here.
+ROLES = {
+    "goproxy": goproxy.GoProxy,
+}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--role", required=True, choices=sorted(ROLES))
+    ap.add_argument("--state", required=True, help="state directory")
+    ap.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    ap.add_argument("--port", type=int, default=80)
+    ap.add_argument("--tls-port", type=int, default=None,
+                    help="also serve HTTPS here if STATE/tls/cert.pem and key.pem exist")
+    ap.add_argument("--quiet", action="store_true", help="no per-request lines on stderr")
+    args = ap.parse_args(argv)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    server = ROLES[args.role](args.state, host=args.host, port=args.port,
+                              tls_port=args.tls_port, verbose=not args.quiet)
+    server.start()
+    print("ready role=%s port=%d tls_port=%s state=%s python=%s" % (
+        args.role, server.port, server.tls_port if server.tls_port else "off", server.state_dir,
+        platform.python_version()), flush=True)
+    while not stop.wait(0.1):
+        pass
+    server.stop()
+    print("stopped role=%s" % args.role, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

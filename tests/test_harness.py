@@ -1,0 +1,97 @@
+"""Unit tests of the harness itself: no Docker, no network."""
+import json
+import os
+
+import pytest
+
+from fixtures import claims, engine, results, toolchains
+from fixtures.observation import Observation, Request
+
+VERSIONS = ["1.27.3", "1.27.2", "1.26.6", "1.23.4.4", "1.23.3.1", "1.22.10", "1.21.13", "1.20.14"]
+
+
+def listing():
+    return VERSIONS
+
+
+def test_resolve_default_and_list():
+    assert toolchains.resolve("1.21.13,1.27.3", listing) == ["1.21.13", "1.27.3"]
+    assert toolchains.resolve("go1.22.10", listing) == ["1.22.10"]
+
+
+def test_resolve_latest_and_minors():
+    assert toolchains.resolve("latest", listing) == ["1.27.3"]
+    # newest patch per minor from 1.21 on; repackaged wheels (X.Y.Z.N) count as release X.Y.Z
+    assert toolchains.resolve("minors", listing) == ["1.21.13", "1.22.10", "1.23.4", "1.26.6", "1.27.3"]
+    assert toolchains.resolve("1.27.3,latest", listing) == ["1.27.3"]     # de-duplicated
+
+
+@pytest.mark.parametrize("bad, words", [("1.99.1", "Available: 1.27.3"), ("banana", "expected a release"),
+                                         ("1.27", "expected a release"), ("/nonexistent/goroot", "not a GOROOT")])
+def test_resolve_rejects_with_a_useful_message(bad, words):
+    with pytest.raises(toolchains.ToolchainError, match=words.replace(".", r"\.")):
+        toolchains.resolve(bad, listing)
+
+
+def test_resolve_local_goroot(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "go").write_text("#!/bin/sh\n")
+    assert toolchains.resolve(str(tmp_path), listing) == [str(tmp_path)]
+
+
+def test_missing_toolchain_without_index_names_release_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOTRAPS_CACHE", str(tmp_path))
+    monkeypatch.setattr(toolchains, "PACKAGE", "gotraps-no-such-package-for-tests")
+    monkeypatch.setattr(toolchains, "_safe_versions", lambda: [])
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")    # nothing listens there
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    with pytest.raises(toolchains.ToolchainError) as exc:
+        toolchains.ensure("1.26.6")
+    assert "1.26.6" in str(exc.value) and str(tmp_path / "toolchains" / "1.26.6") in str(exc.value)
+
+
+def test_results_merge_and_latest(tmp_path):
+    for worker, node in [("gw1", "b"), ("gw0", "a")]:
+        results.ResultsWriter(tmp_path, "run1", worker).write({"nodeid": node, "outcome": "passed"})
+    out = results.merge(tmp_path, "run1", {"run_id": "run1"})
+    assert [l["nodeid"] for l in results.read(out)] == ["a", "b"]
+    assert os.readlink(tmp_path / "latest") == "run1"
+    assert json.loads((tmp_path / "run1" / "run.json").read_text())["cases"] == 2
+    # a second run moves latest and leaves the first one untouched
+    results.ResultsWriter(tmp_path, "run2", "main").write({"nodeid": "c", "outcome": "failed"})
+    results.merge(tmp_path, "run2", {"run_id": "run2"})
+    assert os.readlink(tmp_path / "latest") == "run2"
+    assert [l["nodeid"] for l in results.read(tmp_path / "run1" / "results.jsonl")] == ["a", "b"]
+
+
+def test_claim_ids_and_verdicts_are_checked():
+    claims.check("C3.3", claims.REFUTED)
+    with pytest.raises(ValueError):
+        claims.check("C9.9", claims.REFUTED)
+    with pytest.raises(ValueError):
+        claims.check("C3.3", "MAYBE")
+
+
+def test_observation_summary_and_error_line():
+    obs = Observation(argv=["go", "mod", "download"], env={}, exit_code=1, stdout="",
+                      stderr="go: downloading example.com/lib v1.0.0\ngo: example.com/lib@v1.0.0: reading "
+                             "http://a/example.com/lib/@v/v1.0.0.info: 403 Forbidden\n",
+                      duration_s=0.5, timed_out=False, timeout_s=30,
+                      requests=[Request("a", "GET", "/example.com/lib/@v/v1.0.0.info", 403, "status", 2.0),
+                                Request("b", "GET", "/x", None, "hang", 1.0)])
+    assert obs.error_line.endswith("403 Forbidden")
+    assert obs.servers_asked() == ["b", "a"]
+    s = obs.summary()
+    assert s["requests"] == {"a": ["GET /example.com/lib/@v/v1.0.0.info -> 403"], "b": ["GET /x -> -"]}
+
+
+def test_sweep_staleness_rules():
+    me = engine.socket.gethostname()
+    dead_pid = 2 ** 22 + 12345
+    assert engine._is_stale({engine.LABEL_HOST: me, engine.LABEL_PID: str(dead_pid), engine.LABEL_RUN: "old"}, 0, "now")
+    assert not engine._is_stale({engine.LABEL_HOST: me, engine.LABEL_PID: str(os.getpid()), engine.LABEL_RUN: "x"}, 0, "now")
+    assert not engine._is_stale({engine.LABEL_HOST: me, engine.LABEL_PID: str(dead_pid), engine.LABEL_RUN: "now"}, 0, "now")
+    assert not engine._is_stale({engine.LABEL_KEEP: "1", engine.LABEL_HOST: me, engine.LABEL_PID: str(dead_pid)}, 0, "now")
+    assert engine._is_stale({engine.LABEL_HOST: "elsewhere", engine.LABEL_PID: "1"}, 0.0, "now")  # very old
