@@ -1,0 +1,204 @@
+"""The module cache: what go does with a damaged cache, what the article's cache recipes really do.
+
+The cache of the go client is $GOPATH/pkg/mod = /root/go/pkg/mod: downloads (zip, .mod, .info,
+.ziphash, .lock) under cache/download/<escaped path>/@v/, extracted trees at <escaped path>@<version>.
+"""
+import re
+
+import pytest
+
+from fixtures import modules
+from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+
+PROXY = "proxy.corp.test"
+LIB = "example.com/lib"
+MODCACHE = "/root/go/pkg/mod"
+DL = f"{MODCACHE}/cache/download/example.com/lib/@v"
+ZIP, EXTRACTED = f"{DL}/v1.0.0.zip", f"{MODCACHE}/example.com/lib@v1.0.0"
+APP = {
+    "go.mod": f"module example.com/app\n\ngo 1.21\n\nrequire {LIB} v1.0.0\n",
+    "main.go": 'package main\n\nimport "example.com/lib"\n\nfunc main() { println(lib.Version()) }\n',
+}
+BUILD = ("build", "-o", "/tmp/app", ".")
+
+
+def warm_client(topo, **env):
+    """A proxy and a go client in example.com/app whose cache already holds example.com/lib v1.0.0."""
+    proxy = topo.upstream(PROXY)
+    go = topo.go(GOPROXY=f"http://{PROXY}", **env)
+    go.write(APP)
+    assert go.run("mod", "download").ok
+    return proxy, go
+
+
+def built_version(go) -> str:
+    """What the binary built from the cache says it is (lib.Version() prints to stderr)."""
+    return go.sh("/tmp/app", record=False).stderr.strip()
+
+
+CORRUPTIONS = {
+    "truncated": lambda z: z[: len(z) // 2],
+    "empty": lambda z: b"",
+    "bad CRC": modules.with_bad_crc,      # content intact, CRC-32 in the central directory wrong
+}
+
+
+@pytest.mark.claims("C4.2")
+@pytest.mark.parametrize("extracted", ["kept", "removed"])
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_corrupt_zip_in_cache(topo, case, corruption, extracted):
+    """A damaged cache/download zip, with the extracted tree beside it kept or removed."""
+    _, go = warm_client(topo)
+    go.write({ZIP: CORRUPTIONS[corruption](go.read(ZIP))})
+    if extracted == "removed":
+        go.sh(f"chmod -R u+w {EXTRACTED} && rm -rf {EXTRACTED}", record=False)
+    build = case.note(go.run(*BUILD))
+    verify = go.run("mod", "verify")
+    redownloaded = bool(build.requests_to(PROXY, r"\.zip$") + verify.requests_to(PROXY, r"\.zip$"))
+    case.fact(build_ok=build.ok, build_error=build.error_line, verify_ok=verify.ok, verify_error=verify.error_line,
+              redownloaded=redownloaded)
+
+    assert not redownloaded, "go fetched the zip again by itself"
+    assert not verify.ok, "go mod verify must notice a damaged zip"
+    assert LIB in verify.errors
+    if extracted == "kept":
+        # The build reads the extracted tree only: the damaged zip is never opened.
+        assert build.ok and built_version(go) == "v1.0.0", build.errors
+    else:
+        assert not build.ok and f"unzip {ZIP}" in build.errors, build.errors
+        assert go.run("clean", "-modcache").ok and go.run(*BUILD).ok, "clean -modcache is the way out"
+    case.claim("C4.2", CONFIRMED if redownloaded else REFUTED,
+               f"{corruption} zip, extracted tree {extracted}: no new download; build "
+               + ("ok (tree used)" if build.ok else f"failed: {build.error_line}")
+               + f"; go mod verify: {verify.error_line}")
+
+
+@pytest.mark.claims("C1.5")
+@pytest.mark.parametrize("state", ["marker only", "marker and half-extracted tree"])
+def test_interrupted_extraction(topo, case, state):
+    """What an extraction interrupted half-way leaves: the .partial marker (written before extracting,
+    removed after) and possibly a tree missing files. Does the next build notice?"""
+    _, go = warm_client(topo)
+    go.write({f"{DL}/v1.0.0.partial": ""})
+    if state != "marker only":
+        go.sh(f"chmod -R u+w {EXTRACTED} && rm {EXTRACTED}/lib.go", record=False)
+    build = case.note(go.run(*BUILD))
+    case.fact(build_ok=build.ok, marker_left=go.ls(f"{DL}/v1.0.0.partial"), error_line=build.error_line)
+    assert build.ok, build.errors
+    assert built_version(go) == "v1.0.0"
+    assert go.ls(f"{DL}/v1.0.0.partial", f"{EXTRACTED}/lib.go") == [f"{EXTRACTED}/lib.go"], "re-extracted"
+    case.claim("C1.5", REFUTED, f"{state}: the .partial marker made go extract again from the verified zip; "
+                                "the build got the right content")
+
+
+@pytest.mark.claims("C1.5")
+def test_edited_extracted_source(topo, case):
+    """A file of the extracted tree edited after download (the cache is read-only, but not to root)."""
+    proxy, go = warm_client(topo)
+    go.sh(f"chmod u+w {EXTRACTED}/lib.go && sed -i 's/\"v1.0.0\"/\"EDITED\"/' {EXTRACTED}/lib.go", record=False)
+    build = case.note(go.run(*BUILD))
+    version = built_version(go)
+    verify = go.run("mod", "verify")
+    download = go.run("mod", "download", "-json", f"{LIB}@v1.0.0")
+    case.fact(built=version, verify_error=verify.error_line, download_refetched=bool(download.requests))
+    assert build.ok and version == "EDITED", "go build uses the edited tree without a word"
+    assert not verify.ok and f"dir has been modified ({EXTRACTED})" in verify.errors, verify.errors
+    assert download.ok and not download.requests, "go mod download trusts the cache and fetches nothing"
+    case.claim("C1.5", PARTLY, "an edited cache tree is built silently (same version, other content); "
+                               f"only `go mod verify` notices: {verify.error_line}")
+
+
+@pytest.mark.parametrize("lock", ["left behind", "held by another process"])
+def test_lock_file(topo, case, lock):
+    """cache/download/.../v1.0.0.lock: go serializes on flock(2) of this file, not on its existence."""
+    topo.upstream(PROXY)
+    go = topo.go(GOPROXY=f"http://{PROXY}")
+    go.write(APP)
+    go.sh(f"mkdir -p {DL} && touch {DL}/v1.0.0.lock", record=False)
+    if lock == "left behind":
+        obs = case.note(go.run("mod", "download"))
+        assert obs.ok, obs.errors
+    else:
+        holder = go._exec(["flock", f"{DL}/v1.0.0.lock", "sleep", "12"], 15, None, "/", record=False)
+        obs = case.note(go.run("mod", "download", timeout=5))
+        assert obs.timed_out, "go must wait for the lock holder"
+        holder.result()
+        assert go.run("mod", "download").ok, "and go on once it is released"
+    case.fact(timed_out=obs.timed_out, duration_s=round(obs.duration_s, 2))
+
+
+def test_readonly_cache_as_a_user(topo, case):
+    """The cache is written read-only: `rm -rf` as a normal user fails, `go clean -modcache` does not,
+    and -modcacherw makes it writable."""
+    topo.upstream(PROXY)
+    env = dict(GOPROXY=f"http://{PROXY}", HOME="/home/gopher", GOPATH="/home/gopher/go")
+    go = topo.go(user="gopher", **env)
+    cache = "/home/gopher/go/pkg/mod"
+    assert go.run("mod", "download", f"{LIB}@v1.0.0", cwd="/tmp").ok
+    rm = case.note(go.sh(f"rm -rf {cache}", cwd="/tmp"))
+    assert not rm.ok and "Permission denied" in rm.stderr
+    assert go.run("clean", "-modcache", cwd="/tmp").ok and go.ls(cache) == []
+    assert go.run("mod", "download", "-modcacherw", f"{LIB}@v1.0.0", cwd="/tmp").ok
+    assert go.sh(f"rm -rf {cache}", cwd="/tmp").ok and go.ls(cache) == []
+    case.fact(rm_error=rm.stderr.splitlines()[0])
+
+
+@pytest.mark.claims("C1.8")
+def test_article_cleanup_recipe(topo, case):
+    """`go clean -modcache && rm -rf $GOPATH/pkg/mod/cache/download/*/tmp-*` after a download killed
+    half-way (the zip response held by the proxy, go killed by the watchdog). What does it leave, and
+    does the rm part ever match anything?"""
+    proxy = topo.upstream(PROXY)
+    proxy.fault(r"\.zip$", "hold", name="zip")
+    go = topo.go(GOPROXY=f"http://{PROXY}")
+    go.write(APP)
+    killed = go.run("mod", "download", timeout=3)
+    assert killed.timed_out
+    leftovers = go.sh(f"find {MODCACHE} -type f | sort", record=False).stdout.split()
+    tmp_dash = [p for p in leftovers if re.search(r"/tmp-[^/]*$", p)]
+    article_glob = go.ls(f"{MODCACHE}/cache/download/*/tmp-*")
+    recipe = case.note(go.sh("go clean -modcache && rm -rf $GOPATH/pkg/mod/cache/download/*/tmp-*"))
+    case.fact(leftovers=leftovers, tmp_dash_files=tmp_dash, article_glob_matches=article_glob)
+    assert any(p.endswith(".tmp") for p in leftovers), "an interrupted zip download leaves <zip><random>.tmp"
+    assert recipe.ok and go.ls(MODCACHE) == [], "go clean -modcache alone removed the whole cache"
+    proxy.release("zip")
+    assert go.run("mod", "download").ok
+    case.claim("C1.8", REFUTED if not article_glob else PARTLY,
+               f"leftovers of a killed download: {[p.rsplit('/', 1)[1] for p in leftovers]}; the article's "
+               f"glob matched {article_glob or 'nothing'}; go clean -modcache removes the whole cache anyway")
+
+
+@pytest.mark.claims("C4.1")
+def test_cache_layout(topo, case):
+    """Where extracted modules live, for a plain path, an upper-case path and a +incompatible version."""
+    topo.upstream(PROXY)
+    go = topo.go(GOPROXY=f"http://{PROXY}")
+    obs = case.note(go.run("mod", "download", "-json", f"{LIB}@v1.0.0", "example.com/Upper@v1.0.0",
+                           "example.com/nomod@v2.0.0+incompatible", cwd="/tmp"))
+    assert obs.ok, obs.errors
+    dirs = go.ls(f"{MODCACHE}/example.com/*")
+    case.fact(extracted_dirs=dirs)
+    assert sorted(dirs) == sorted([f"{MODCACHE}/example.com/!upper@v1.0.0", EXTRACTED,
+                                   f"{MODCACHE}/example.com/nomod@v2.0.0+incompatible"])
+    assert [o["Dir"] for o in obs.json_objects()] == [EXTRACTED, f"{MODCACHE}/example.com/!upper@v1.0.0",
+                                                      f"{MODCACHE}/example.com/nomod@v2.0.0+incompatible"]
+    hashed = [d for d in dirs if re.search(r"\+[^/]*@|@v[^/]*-[0-9a-f]{24}$", d.replace("+incompatible", ""))]
+    case.claim("C4.1", CONFIRMED if hashed else REFUTED,
+               f"extracted trees are <escaped path>@<version>, no '+' join, no hash suffix: {dirs}")
+
+
+@pytest.mark.claims("C1.7")
+def test_article_bypass_command(topo, case):
+    """The article's diagnosis command on a warm cache: does it bypass the cache, does it log more?"""
+    proxy, go = warm_client(topo)
+    obs = case.note(go.sh(f"GOPROXY=http://{PROXY},direct GOSUMDB=off go list -m -u all"))
+    paths = [r.path for r in obs.requests]
+    refetched = [p for p in paths if re.search(r"/@v/v1\.0\.0\.(zip|mod|info)$", p)]
+    case.fact(requests=paths, output=obs.stdout.strip().splitlines())
+    assert obs.ok, obs.errors
+    assert f"{LIB} v1.0.0 [v1.1.0]" in obs.stdout, "-u shows the available upgrade"
+    assert any(p.endswith("/@v/list") for p in paths), "-u asks the proxy for the version list"
+    assert not refetched, "the cached version is not fetched again"
+    assert obs.stderr.strip() == "", "no verbose log"
+    case.claim("C1.7", REFUTED, f"it asked the proxy only {sorted(set(paths))} to look for upgrades, re-fetched "
+                                "nothing from the cache and printed no log: -u lists upgrades, nothing more")
