@@ -84,6 +84,57 @@ def test_second_proxy_after_failure(topo, case, failure, sep):
                    f"{failure} with '{sep}': fell back={fell_back}; the claim lists only timeouts, 404 and 5xx")
 
 
+# HTTPS proxies (the run's CA is the client's only trusted one): how A fails at the TLS layer.
+TLS_FAILURES = {
+    "handshake never completes": ({"tls": "hang-handshake"}, None),   # accepts TCP, never speaks TLS
+    "silent after handshake": ({}, {"action": "hang"}),                 # TLS fine, no HTTP answer
+    "untrusted certificate": ({"tls": "untrusted"}, None),              # signed by a CA go doesn't know
+}
+
+
+@pytest.mark.claims("C3.3")
+@pytest.mark.parametrize("sep", [",", "|"], ids=["comma", "pipe"])
+@pytest.mark.parametrize("failure", list(TLS_FAILURES))
+def test_second_https_proxy_after_tls_failure(topo, case, failure, sep):
+    kwargs, rule = TLS_FAILURES[failure]
+    up = topo.upstream(A, **kwargs)
+    if rule:
+        up.fault(r"/example\.com/", **rule)
+    topo.upstream(B)
+    go = topo.go(GOPROXY=f"https://{A}{sep}https://{B}")
+    # A handshake that never completes costs 10 s per file go fetches (.info, .mod, .zip) with '|'.
+    timeout = 60 if failure == "handshake never completes" else HANG_WATCHDOG_S
+    obs = case.note(go.run("mod", "download", "-json", MOD, timeout=timeout))
+    fell_back = bool(obs.requests_to(B))
+    connections_to_a = len(obs.requests_to(A))
+    case.fact(fell_back=fell_back, duration_s=round(obs.duration_s, 2), timed_out=obs.timed_out,
+              connections_to_a=connections_to_a, error_line=obs.error_line)
+    assert connections_to_a, "A must have seen the connection (or the request) first"
+    if failure == "silent after handshake":
+        assert obs.timed_out and not fell_back, "no timeout applies once TLS is up"
+    else:
+        # An error (not a 404/410): only '|' falls back. The handshake is bounded by net/http's
+        # TLSHandshakeTimeout, 10 s.
+        assert fell_back == (sep == "|") and obs.ok == (sep == "|"), obs.errors
+        assert not obs.timed_out
+        if failure == "handshake never completes":
+            assert "TLS handshake timeout" in obs.errors or fell_back, obs.errors
+            # every file go fetched tried A first and waited out the 10 s handshake timeout again
+            assert 9.5 * connections_to_a <= obs.duration_s < 10.5 * connections_to_a + 2, \
+                f"{obs.duration_s:.1f} s for {connections_to_a} connections to A"
+        else:
+            assert "certificate signed by unknown authority" in obs.errors or fell_back, obs.errors
+    if failure == "handshake never completes":
+        verdict = PARTLY    # a 10 s bound exists, but for the TLS handshake only, and only '|' falls back
+    elif failure == "silent after handshake":
+        verdict = REFUTED
+    else:
+        verdict = PARTLY if fell_back else REFUTED
+    case.claim("C3.3", verdict, f"https proxy, {failure}, '{sep}': after {obs.duration_s:.1f} s "
+               + ("the watchdog fired" if obs.timed_out else f"fell back={fell_back}")
+               + (f"; {obs.error_line}" if obs.error_line else ""))
+
+
 @pytest.mark.claims("C1.3")
 @pytest.mark.parametrize("failure", ["403", "html-200", "reset", "hang"])
 def test_intercepted_proxy_then_direct(topo, case, failure):

@@ -443,6 +443,51 @@ def test_tls_listener(state):
         assert s.tls_port is None
 
 
+def test_tls_hang_handshake(state):
+    # No cert needed: the handshake never starts.
+    (state / "tls").mkdir()
+    (state / "tls" / "mode").write_text("hang-handshake\n")
+    s = goproxy.GoProxy(state, tls_port=0).start()
+    try:
+        assert s.tls_port and s.tls_modes == {"hang-handshake"}
+        ctx = ssl.create_default_context()
+        raw = socket.create_connection(("127.0.0.1", s.tls_port), timeout=0.3)
+        keep = raw.dup()  # wrap_socket closes its socket when the handshake fails
+        with pytest.raises(socket.timeout):
+            ctx.wrap_socket(raw, server_hostname="proxy.test")  # ClientHello sent, nothing back
+        arrival = wait_for(lambda: [l for l in log_lines(state) if l.get("fault")])[0]
+        assert {k: arrival[k] for k in ("method", "path", "tls", "fault", "host", "rule")} == {
+            "method": "", "path": "", "tls": True, "fault": "tls-hang-handshake", "host": None, "rule": None}
+        assert arrival["server"] == "goproxy" and arrival["client"].startswith("127.0.0.1:")
+        time.sleep(0.1)
+        assert not [l for l in log_lines(state) if l.get("end")]  # still open: no end line
+        keep.close()
+        end = wait_for(lambda: [l for l in log_lines(state) if l.get("end")])[0]
+        assert (end["id"], end["status"], end["bytes"]) == (arrival["id"], None, 0)
+        # The plain HTTP listener is unaffected.
+        assert get(s, "/rsc.io/quote/@v/list")[2] == b"v1.5.2\n"
+        # A connection still hanging when the server stops: stop() stays quick, the socket closes.
+        raw = socket.create_connection(("127.0.0.1", s.tls_port), timeout=2)
+        wait_for(lambda: len([l for l in log_lines(state) if l.get("fault")]) == 2)
+    finally:
+        t = time.time()
+        s.stop()
+        assert time.time() - t < 1
+    assert raw.recv(100) == b""
+    raw.close()
+    wait_for(lambda: len([l for l in log_lines(state) if l.get("end") and l["status"] is None]) == 2)
+
+
+def test_tls_mode_unknown_word_fails_start(state):
+    (state / "tls").mkdir()
+    (state / "tls" / "mode").write_text("hang-handshak\n")
+    with pytest.raises(httpfault.StartupError, match="unknown mode 'hang-handshak'"):
+        goproxy.GoProxy(state, tls_port=0).start()
+    # Without a TLS port the file is not consulted.
+    with goproxy.GoProxy(state) as s:
+        assert s.tls_port is None
+
+
 def test_stop_releases_held_and_hung(state):
     s = goproxy.GoProxy(state).start()
     set_faults(state, [{"path": "hold", "action": "hold", "name": "never"},

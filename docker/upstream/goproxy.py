@@ -7,7 +7,9 @@ protocol (https://go.dev/ref/mod#goproxy-protocol).
   GET /$mod/@v/$ver.zip       module zip
   GET /$mod/@latest           .info of the latest version: highest release,
                               else highest prerelease, else highest pseudo-version
-  GET /sumdb/...              404: this proxy does not proxy a checksum DB
+  GET /sumdb/<name>/supported 200 (empty body) if state/sumdb-proxy.json names
+                              the database <name>, else 404
+  GET /sumdb/<name>/<rest>    forwarded to that database (below), else 404
 
 $mod and $ver use the "!" case escaping. Unknown modules and versions get
 404 with a "not found: ..." text body, as proxy.golang.org does. A fixture
@@ -19,21 +21,62 @@ version does not fit the path (example.com/m@v2.0.0) is served when asked
 for by name but never listed nor returned by @latest, and an all-hex
 "version" (a commit hash) resolves to the highest version whose
 pseudo-version revision or .info "Short"/"Name"/Origin.Hash matches.
+
+Proxying a checksum database: state/sumdb-proxy.json is
+    {"<db name>": "<base URL of the DB, e.g. https://sum.corp.test>", ...}
+(re-read on change; no file = proxy no database; half-written JSON keeps the
+previous content; valid JSON of the wrong shape makes every /sumdb/ request
+answer 500 with the reason). For a listed name, /sumdb/<name>/supported
+answers 200 with an empty body, and /sumdb/<name>/<rest>[?query] is fetched
+from <base>/<rest>[?query] with urllib (timeout SUMDB_TIMEOUT = 10 s per
+socket operation, environment proxies ignored, redirects followed as Go's
+http.Client would): status, Content-Type and body are relayed as they are
+(a DB 404/410 stays a 404/410). An https base is verified against
+state/tls/ca.pem when that file exists (that CA only), else against the
+system store. A failure to get any answer (refused, DNS, timeout, TLS,
+truncated body...) is a 502 whose text/plain body says what happened. The
+supported answer does not depend on the DB being reachable.
+
+What the go command does with this (cmd/go/internal/modfetch/sumdb.go,
+dbClient.initBase, go1.27), only when GOSUMDB has no URL ("<key>" alone):
+once per go invocation, and only when it needs something not already in
+GOMODCACHE/cache/download/sumdb, it walks GOPROXY in order (TryProxies) and
+GETs <proxy>/sumdb/<name>/supported:
+  * 200: the proxy is used for every database request from then on
+    (<proxy>/sumdb/<name>/lookup/..., /tile/...); never a direct connection.
+  * 404 or 410 (fs.ErrNotExist): next GOPROXY entry; when none is left, or
+    the entry is "direct" or "off", go connects straight to https://<name>
+    (so with a name like sum.corp.test, the name must resolve and serve TLS).
+  * any other status, or a network error: the database is unavailable and
+    every verification fails with that error ("verifying module: ...:
+    reading <proxy>/sumdb/<name>/supported: 500 Internal Server Error"),
+    unless that GOPROXY entry is followed by "|" (fall back on any error),
+    in which case the next entry is tried the same way.
+With GOSUMDB="<key> <url>" the proxy is bypassed entirely (no /supported).
 """
 
 import json
 import os
 import re
+import ssl
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import gomod
-from httpfault import Response, Upstream, text_response
+from httpfault import JSONFile, Response, Upstream, _file_sig, text_response
 
 CT_JSON = "application/json"
 CT_TEXT = "text/plain; charset=UTF-8"
 CT_ZIP = "application/zip"
 
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
+
+SUMDB_TIMEOUT = 10  # seconds, per socket operation, when forwarding to a checksum DB
+
+# Characters Go's url.URL.EscapedPath leaves alone in a path.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
 
 
 def _not_found(msg):
@@ -168,12 +211,33 @@ def _revision_ids(mod):
     return [i for i in ids if i]
 
 
+def parse_sumdb_proxy(data):
+    """sumdb-proxy.json -> {db name: base URL without trailing slash}."""
+    if not isinstance(data, dict):
+        raise ValueError('must hold a JSON object {"<db name>": "<base URL>"}')
+    out = {}
+    for name, base in data.items():
+        if not name or name.startswith("/") or name.endswith("/") or any(c.isspace() for c in name):
+            raise ValueError("bad database name %r" % name)
+        if not isinstance(base, str):
+            raise ValueError("URL for %r is not a string" % name)
+        u = urllib.parse.urlsplit(base)
+        if u.scheme not in ("http", "https") or not u.netloc:
+            raise ValueError("URL for %r must be http:// or https://host[:port][/path], not %r" % (name, base))
+        out[name] = base.rstrip("/")
+    return out
+
+
 class GoProxy(Upstream):
     role = "goproxy"
 
     def __init__(self, state_dir, **kw):
         super().__init__(state_dir, **kw)
         self.modset = ModuleSet(os.path.join(self.state_dir, "modules"), self.log)
+        self.sumdb_proxy = JSONFile(os.path.join(self.state_dir, "sumdb-proxy.json"),
+                                    parse_sumdb_proxy, {}, self.log)
+        self._ssl_lock = threading.Lock()
+        self._ssl = (None, None)  # (ca.pem signature, SSLContext)
 
     def start(self):
         os.makedirs(self.modset.dir, exist_ok=True)
@@ -183,7 +247,7 @@ class GoProxy(Upstream):
     def answer(self, handler, path):
         p = path.lstrip("/")
         if p == "sumdb" or p.startswith("sumdb/"):
-            return _not_found(path)
+            return self._sumdb(handler, path)
         if p.endswith("/@latest"):
             return self._latest(p[:-len("/@latest")])
         enc, sep, file = p.partition("/@v/")
@@ -254,3 +318,59 @@ class GoProxy(Upstream):
         if ext == "mod":
             return Response(200, {"Content-Type": CT_TEXT}, mod.mod)
         return Response(200, {"Content-Type": CT_ZIP}, mod.zip_bytes())
+
+    # -- checksum database proxying --------------------------------------
+
+    def _sumdb(self, handler, path):
+        dbs, err = self.sumdb_proxy.get()
+        if err:
+            return text_response(500, "gotraps: bad state/%s\n" % err, CT_TEXT)
+        # Longest name first: names may contain "/" (localhost.localdev/sumdb).
+        for name in sorted(dbs, key=len, reverse=True):
+            prefix = "/sumdb/%s/" % name
+            if path.startswith(prefix):
+                break
+        else:
+            return _not_found(path)
+        split = urllib.parse.urlsplit(handler.path)
+        if split.path.startswith(prefix):
+            rest = split.path[len(prefix):]  # as sent
+        else:  # the client percent-encoded part of the name
+            rest = urllib.parse.quote(path[len(prefix):], safe=_PATH_SAFE)
+        if rest == "supported":
+            return Response(200, {"Content-Type": CT_TEXT}, b"")
+        url = dbs[name] + "/" + rest + ("?" + split.query if split.query else "")
+        return self._forward(handler, name, url)
+
+    def _ssl_context(self):
+        ca = os.path.join(self.state_dir, "tls", "ca.pem")
+        sig = _file_sig(ca)
+        with self._ssl_lock:
+            if self._ssl[1] is None or self._ssl[0] != sig:
+                ctx = ssl.create_default_context(cafile=ca if sig is not None else None)
+                self._ssl = (sig, ctx)
+            return self._ssl[1]
+
+    def _forward(self, handler, name, url):
+        method = "HEAD" if handler.command == "HEAD" else "GET"
+        req = urllib.request.Request(url, method=method, headers={
+            "User-Agent": "gotraps-goproxy (forwarding checksum database %s)" % name})
+        try:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                                 urllib.request.HTTPSHandler(context=self._ssl_context()))
+            try:
+                resp = opener.open(req, timeout=SUMDB_TIMEOUT)
+            except urllib.error.HTTPError as e:
+                resp = e  # a non-2xx answer: relay it too
+            with resp:
+                status = resp.status if hasattr(resp, "status") else resp.code
+                ctype = resp.headers.get("Content-Type")
+                body = resp.read()
+        except Exception as e:  # noqa: BLE001 - anything short of an answer is a 502
+            reason = getattr(e, "reason", None) or e
+            msg = "gotraps goproxy: checksum database %s: GET %s: %s: %s\n" % (
+                name, url, type(reason).__name__, reason)
+            self.log(msg.rstrip("\n"))
+            return text_response(502, msg, CT_TEXT)
+        headers = {"Content-Type": ctype} if ctype else {}
+        return Response(status, headers, body)

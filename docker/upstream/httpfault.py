@@ -17,6 +17,15 @@ the container; there is no control port):
   state/requests.jsonl  Request log, one JSON object per line (below).
   state/tls/cert.pem    With key.pem: also serve HTTPS on the TLS port
   state/tls/key.pem     (checked once, at start).
+  state/tls/mode        Optional, read once at start: whitespace- or
+                        comma-separated words. "hang-handshake": the TLS
+                        listener accepts TCP connections and never starts the
+                        handshake (it reads and discards whatever the client
+                        sends, e.g. its ClientHello, and keeps the socket open
+                        until the client closes it or the server stops). The
+                        TLS listener then runs even without cert.pem/key.pem
+                        (it never needs them). The plain HTTP listener is
+                        unaffected. Unknown words are an error at start.
 
 Fault rule (unknown keys are rejected):
   {"path":   regex, re.search'ed on the raw request target as sent, query
@@ -50,10 +59,17 @@ Request log lines:
   faults.json is unusable, or null; "rule" is the rule's index or null.
   "status" is null when no response was sent (hang, reset, close, client
   gone before the status line); "bytes" counts body bytes sent.
+  A connection to a TLS listener in "hang-handshake" mode is logged as an
+  arrival with "method": "", "path": "", "host": null, "headers": {},
+  "tls": true, "fault": "tls-hang-handshake" when accepted, and an end line
+  ("status": null, "bytes": 0) once the client closes it (or the server
+  stops).
   The arrival line is written (and flushed) before any fault runs, so a test
   can see a held or hung request has arrived.
 
 Roles subclass Upstream and implement answer(handler, path) -> Response.
+A role that cannot start (a required state file is missing...) raises
+StartupError from start(); serve.py prints its message and exits with 2.
 """
 
 import base64
@@ -91,6 +107,8 @@ _ACTION_KEYS = {
 
 HOLD_POLL = 0.02  # seconds between checks for state/release/<name>
 
+TLS_MODES = ("hang-handshake",)  # words accepted in state/tls/mode
+
 TEXT_PLAIN = "text/plain; charset=utf-8"
 
 LOGIN_PAGE = """<!DOCTYPE html>
@@ -126,6 +144,10 @@ button { width: 100%; padding: 10px; background: #1a56db; color: #fff; border: 0
 </body>
 </html>
 """
+
+
+class StartupError(Exception):
+    """A role cannot start; str() is a message for the operator."""
 
 
 class Response:
@@ -322,6 +344,59 @@ class FaultRules:
         return None, None
 
 
+class JSONFile:
+    """A JSON state file reloaded on change, with faults.json's rules: a
+    file that is not valid JSON (half written) is ignored and the previous
+    value stays (and is logged once); valid JSON that parse(data) rejects
+    (ValueError) gives (default, reason) until the file changes again; a
+    missing file gives (default, None). get() -> (value, error). Thread-safe.
+    `changed` is set on each reload that changed the value in force (the
+    caller clears it)."""
+
+    def __init__(self, path, parse, default, log):
+        self.path = path
+        self.parse = parse
+        self.default = default
+        self.log = log
+        self.lock = threading.Lock()
+        self.sig = None
+        self.value = default
+        self.error = None
+        self.bad_sig = None
+        self.changed = False  # set on each successful reload, cleared by the caller
+
+    def get(self):
+        with self.lock:
+            sig = _file_sig(self.path)
+            if sig != self.sig:
+                self._reload(sig)
+            return self.value, self.error
+
+    def _reload(self, sig):
+        name = os.path.basename(self.path)
+        if sig is None:
+            self.sig, self.value, self.error, self.changed = None, self.default, None, True
+            return
+        try:
+            with open(self.path, "rb") as f:
+                data = json.loads(f.read().decode("utf-8"))
+        except FileNotFoundError:
+            self.sig, self.value, self.error, self.changed = None, self.default, None, True
+            return
+        except (ValueError, OSError) as e:
+            if sig != self.bad_sig:
+                self.bad_sig = sig
+                self.log("%s not readable yet, keeping the previous content: %s" % (name, e))
+            return
+        try:
+            value = self.parse(data)
+        except ValueError as e:
+            self.sig, self.value, self.error = sig, self.default, "%s: %s" % (name, e)
+            self.log("%s rejected: %s" % (name, e))
+            return
+        self.sig, self.value, self.error, self.changed = sig, value, None, True
+
+
 class RequestLog:
     """Appends JSON lines to state/requests.jsonl (opened per write so a test
     may truncate or delete the file at any time)."""
@@ -364,6 +439,28 @@ class RequestLog:
             })
         return rid
 
+    def connection(self, client_address, tls, fault):
+        """Arrival line for a connection that never got to send a request
+        (TLS "hang-handshake" mode, or a failed handshake). Same keys as arrival()."""
+        with self.lock:
+            rid = self.next_id
+            self.next_id += 1
+            self._write({
+                "id": rid,
+                "t": time.time(),
+                "server": self.server_name,
+                "method": "",
+                "path": "",
+                "host": None,
+                "headers": {},
+                "tls": tls,
+                "client": "%s:%s" % client_address[:2],
+                "body_bytes": 0,
+                "fault": fault,
+                "rule": None,
+            })
+        return rid
+
     def end(self, rid, status, nbytes):
         with self.lock:
             self._write({"id": rid, "end": True, "t": time.time(), "status": status, "bytes": nbytes})
@@ -374,9 +471,11 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, addr, handler, upstream, ssl_context=None):
+    def __init__(self, addr, handler, upstream, ssl_context=None, tls=False, tls_hang=False):
         self.upstream = upstream
         self.ssl_context = ssl_context
+        self.tls = tls or ssl_context is not None
+        self.tls_hang = tls_hang  # accept, never handshake
         super().__init__(addr, handler)
 
     def handle_error(self, request, client_address):
@@ -402,17 +501,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         self.upstream = self.server.upstream
-        self.is_tls = self.server.ssl_context is not None
+        self.is_tls = self.server.tls
         self._dead = False
         self._abort = None
+        if self.server.tls_hang:
+            self._dead = True
+            self._hang_handshake()
+            return
         if self.is_tls:
             try:
                 self.request.settimeout(10)
                 self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
                 self.request.settimeout(None)
-            except (OSError, ValueError):
-                # Failed handshake (a plain-HTTP client, an untrusting one...).
+            except (OSError, ValueError) as exc:
+                # Failed handshake (a plain-HTTP client, an untrusting one...): logged as a connection
+                # without a request, so a test can tell "refused our certificate" from "never came".
                 self._dead = True
+                rid = self.upstream.requests.connection(self.client_address, True, "tls-handshake-failed")
+                self.upstream.requests.end(rid, None, 0)
+                if self.upstream.verbose:
+                    print("%s TLS handshake from %s:%s failed: %s" % ((self.upstream.role,) + self.client_address[:2]
+                                                                      + (exc,)), file=sys.stderr, flush=True)
                 try:
                     self.request.close()
                 except OSError:
@@ -420,6 +529,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
         super().setup()
         self.upstream._track(self.connection, True)
+
+    def _hang_handshake(self):
+        """TLS "hang-handshake" mode: log the connection, never answer the
+        ClientHello, return (closing the socket) once the peer closes or the
+        server stops."""
+        up = self.upstream
+        sock = self.request
+        rid = up.requests.connection(self.client_address, True, "tls-hang-handshake")
+        if up.verbose:
+            print("%s TLS connection from %s:%s -> hang-handshake" % ((up.role,) + self.client_address[:2]),
+                  file=sys.stderr, flush=True)
+        up._track(sock, True)
+        try:
+            while not up.stopping.is_set():
+                try:
+                    ready, _, _ = select.select([sock], [], [], 0.05)
+                    if ready and not sock.recv(65536):
+                        break
+                except (OSError, ValueError):
+                    break
+        finally:
+            up._track(sock, False)
+            try:
+                sock.close()
+            except OSError:
+                pass
+            up.requests.end(rid, None, 0)
 
     def handle(self):
         if not self._dead:
@@ -612,7 +748,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Upstream:
     """Base of every fake upstream role: one plain HTTP listener and, when
     state/tls/{cert,key}.pem exist at start and tls_port is not None, an
-    HTTPS listener with the same handler. Run it in-process with
+    HTTPS listener with the same handler (or, when state/tls/mode says
+    "hang-handshake", a TLS port that accepts and never handshakes). Run it in-process with
     start()/stop() (or as a context manager)."""
 
     role = "base"
@@ -628,6 +765,7 @@ class Upstream:
         self.requests = RequestLog(os.path.join(self.state_dir, "requests.jsonl"), self.role)
         self.port = None
         self.tls_port = None
+        self.tls_modes = set()  # words of state/tls/mode, read at start
         self._servers = []
         self._threads = []
         self._conns = set()
@@ -645,6 +783,19 @@ class Upstream:
 
     # -- lifecycle --------------------------------------------------------
 
+    def _tls_modes(self):
+        """Words of state/tls/mode (empty if the file is missing)."""
+        try:
+            with open(os.path.join(self.state_dir, "tls", "mode"), encoding="utf-8") as f:
+                words = [w for w in re.split(r"[\s,]+", f.read()) if w]
+        except FileNotFoundError:
+            return set()
+        bad = [w for w in words if w not in TLS_MODES]
+        if bad:
+            raise StartupError("state/tls/mode: unknown mode %s (known: %s)"
+                               % (", ".join(map(repr, bad)), ", ".join(TLS_MODES)))
+        return set(words)
+
     def _tls_context(self):
         cert = os.path.join(self.state_dir, "tls", "cert.pem")
         key = os.path.join(self.state_dir, "tls", "key.pem")
@@ -656,13 +807,20 @@ class Upstream:
 
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
+        if self.want_tls_port is not None:
+            self.tls_modes = self._tls_modes()
         srv = _Server((self.host, self.want_port), Handler, self)
         self._servers.append(srv)
         self.port = srv.server_address[1]
         if self.want_tls_port is not None:
-            ctx = self._tls_context()
-            if ctx is not None:
-                tsrv = _Server((self.host, self.want_tls_port), Handler, self, ssl_context=ctx)
+            if "hang-handshake" in self.tls_modes:
+                tsrv = _Server((self.host, self.want_tls_port), Handler, self, tls=True, tls_hang=True)
+            else:
+                ctx = self._tls_context()
+                tsrv = None
+                if ctx is not None:
+                    tsrv = _Server((self.host, self.want_tls_port), Handler, self, ssl_context=ctx)
+            if tsrv is not None:
                 self._servers.append(tsrv)
                 self.tls_port = tsrv.server_address[1]
         for s in self._servers:

@@ -4,7 +4,9 @@
     python3 serve.py --role goproxy --state /srv/state --port 80 [--tls-port 443]
 
 Prints one "ready role=... port=... tls_port=... state=..." line on stdout
-once listening, and exits quickly and cleanly on SIGTERM or SIGINT.
+once listening, and exits quickly and cleanly on SIGTERM or SIGINT. A role
+that cannot start (e.g. sumdb without state/sumdb/signer) prints
+"serve.py: cannot start role ...: <reason>" on stderr and exits with 2.
 """
 
 import argparse
@@ -17,10 +19,13 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import goproxy  # noqa: E402
+import httpfault  # noqa: E402
+import sumdbrole  # noqa: E402
 
 # role name -> Upstream subclass; add a role with one line here.
 ROLES = {
     "goproxy": goproxy.GoProxy,
+    "sumdb": sumdbrole.SumDBRole,
 }
 
 
@@ -41,7 +46,11 @@ def main(argv=None):
 
     server = ROLES[args.role](args.state, host=args.host, port=args.port,
                               tls_port=args.tls_port, verbose=not args.quiet)
-    server.start()
+    try:
+        server.start()
+    except httpfault.StartupError as e:
+        print("serve.py: cannot start role %s: %s" % (args.role, e), file=sys.stderr, flush=True)
+        return 2
     print("ready role=%s port=%d tls_port=%s state=%s python=%s" % (
         args.role, server.port, server.tls_port if server.tls_port else "off", server.state_dir,
         platform.python_version()), flush=True)

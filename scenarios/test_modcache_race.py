@@ -1,0 +1,196 @@
+"""`go clean -modcache` racing a command that fills the module cache (`go build -a`, `go mod download`).
+
+Go serializes writers of one module version with a lock file, but `go clean -modcache` takes no lock:
+it makes the cache writable and removes it. Each choreographed interleaving is forced, not hoped for:
+
+  clean during download    the proxy holds the .zip response; the clean runs to completion while the
+                           command waits for it; then the response is released.
+  clean during extraction  the clean starts the instant the command creates the .partial marker, i.e.
+                           while it extracts a module of 2000 files.
+  extraction during clean  a full cache is being removed; the clean is stopped (SIGSTOP) once removal
+                           has begun, the command runs to completion, then the clean resumes.
+
+Free mode starts both together; the control runs them one after the other. Every trial records the
+exit codes, the error class and whether a plain `go build` works in the cache left behind.
+"""
+import collections
+import re
+
+import pytest
+
+from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+
+PROXY = "proxy.corp.test"
+MODCACHE = "/root/go/pkg/mod"
+BIG, BIG_FILES = "example.com/big", 2000
+BIG_DL = f"{MODCACHE}/cache/download/example.com/big/@v"
+APP = {
+    "go.mod": f"module example.com/app\n\ngo 1.21\n\nrequire {BIG} v1.0.0\n",
+    "main.go": 'package main\n\nimport "example.com/big"\n\nfunc main() { println(big.N) }\n',
+}
+COMMANDS = {"build -a": ("build", "-a", "-o", "/tmp/app", "."), "mod download": ("mod", "download")}
+# Error classes, first match wins; anything else is "other" and fails the case: a new way to break.
+CLASSES = [
+    ("ENOTEMPTY", r"directory not empty"),
+    ("ENOENT", r"no such file or directory"),
+    ("not a valid zip file", r"not a valid zip file"),
+    ("missing go.sum entry", r"missing go\.sum entry"),
+    ("incomplete tree", r"does not contain package"),
+    ("checksum", r"checksum mismatch|SECURITY ERROR"),
+]
+
+
+def big_module() -> dict[str, bytes]:
+    """example.com/big v1.0.0: 2000 packages, so that extracting it takes long enough to race."""
+    files = "".join(f"-- p{i:04d}/p.go --\npackage p{i:04d}\n\nconst X = {i}\n" for i in range(BIG_FILES))
+    head = ("example.com/big v1.0.0: a module of many files, for races with extraction.\n"
+            "-- .mod --\nmodule example.com/big\n\ngo 1.21\n-- go.mod --\nmodule example.com/big\n\ngo 1.21\n"
+            f"-- big.go --\npackage big\n\nconst N = {BIG_FILES}\n")
+    return {"example.com_big_v1.0.0.txt": (head + files).encode()}
+
+
+def classify(obs) -> str:
+    if obs.timed_out:
+        return "timeout"
+    if obs.ok:
+        return "success"
+    for name, pattern in CLASSES:
+        if re.search(pattern, obs.errors):
+            return name
+    return "other: " + obs.error_line[:120]
+
+
+class Trials:
+    """Runs trials in one go client and keeps the record the results line holds."""
+
+    def __init__(self, topo):
+        self.proxy = topo.upstream(PROXY, modules={**topo.session.module_files, **big_module()})
+        self.go = topo.go(GOPROXY=f"http://{PROXY}")
+        self.go.write(APP)
+        self.records = []
+
+    def reset(self):
+        assert self.go.run("clean", "-modcache").ok
+
+    def record(self, command_obs, clean_obs):
+        after = self.go.run("build", "-o", "/tmp/after", ".")
+        rec = {"command": classify(command_obs), "clean": classify(clean_obs),
+               "exit_codes": [command_obs.exit_code, clean_obs.exit_code], "next_build_ok": after.ok,
+               "next_build_error": after.error_line}
+        rec["race_shown"] = rec["command"] != "success" or rec["clean"] != "success" or not after.ok
+        self.records.append(rec)
+        return rec
+
+    def summary(self) -> dict:
+        classes = collections.Counter(c for r in self.records for c in (r["command"], r["clean"]) if c != "success")
+        return {"trials": len(self.records), "failures": sum(r["race_shown"] for r in self.records),
+                "class_histogram": dict(classes), "left_broken": sum(not r["next_build_ok"] for r in self.records),
+                "records": self.records}
+
+
+def clean_during_download(t: Trials, argv, i):
+    t.proxy.clear_faults()
+    t.proxy.fault(r"/big/@v/v1\.0\.0\.zip$", "hold", name=f"zip{i}")
+    seen = len(t.proxy.requests())
+    cmd = t.go.start(*argv, timeout=60)
+    t.proxy.wait_for_request(r"/big/@v/v1\.0\.0\.zip$", after=seen)
+    clean = t.go.run("clean", "-modcache")
+    t.proxy.release(f"zip{i}")
+    return cmd.result(), clean
+
+
+def clean_during_extraction(t: Trials, argv, i):
+    clean = t.go.start_sh(f"while [ ! -e {BIG_DL}/v1.0.0.partial ]; do sleep 0.002; done; go clean -modcache",
+                          timeout=60)
+    cmd = t.go.start(*argv, timeout=60)
+    return cmd.result(), clean.result()
+
+
+def extraction_during_clean(t: Trials, argv, i):
+    # Fill the cache (and a second copy of big's tree, so the removal takes a while), then stop the
+    # clean as soon as the number of files starts to fall, run the command, and let the clean go on.
+    assert t.go.run("mod", "download").ok
+    t.go.sh(f"cp -r {MODCACHE}/example.com/big@v1.0.0 {MODCACHE}/example.com/big-copy", record=False)
+    choreography = (
+        f"n0=$(find {MODCACHE} | wc -l); go clean -modcache & pid=$!; "
+        f"while [ $(find {MODCACHE} 2>/dev/null | wc -l) -ge $n0 ]; do :; done; kill -STOP $pid; "
+        f"touch /tmp/clean-stopped; while [ ! -e /tmp/clean-go-on ]; do sleep 0.01; done; "
+        f"kill -CONT $pid; wait $pid")
+    t.go.sh("rm -f /tmp/clean-stopped /tmp/clean-go-on", record=False)
+    clean = t.go.start_sh(choreography, timeout=60)
+    t.go.sh("while [ ! -e /tmp/clean-stopped ]; do sleep 0.01; done", timeout=30, record=False)
+    cmd = t.go.run(*argv, timeout=60)
+    t.go.sh("touch /tmp/clean-go-on", record=False)
+    return cmd, clean.result()
+
+
+INTERLEAVINGS = {"clean during download": clean_during_download,
+                 "clean during extraction": clean_during_extraction,
+                 "extraction during clean": extraction_during_clean}
+
+
+@pytest.mark.claims("C4.6")
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("interleaving", list(INTERLEAVINGS))
+def test_choreographed_race(topo, case, trials, interleaving, command):
+    t = Trials(topo)
+    for i in range(trials):
+        t.reset()
+        cmd_obs, clean_obs = INTERLEAVINGS[interleaving](t, COMMANDS[command], i)
+        case.note(cmd_obs)
+        t.record(cmd_obs, clean_obs)
+    s = t.summary()
+    case.fact(**s)
+    unknown = [c for c in s["class_histogram"] if c.startswith("other") or c == "timeout"]
+    assert not unknown, f"unclassified outcomes: {unknown}"
+    rate = s["failures"] / s["trials"]
+    if interleaving != "extraction during clean":
+        assert rate >= 0.95, f"the forced interleaving showed the race in {s['failures']}/{s['trials']} trials"
+    errnos = {"ENOENT", "ENOTEMPTY"} & set(s["class_histogram"])
+    verdict = CONFIRMED if errnos and rate >= 0.95 else (PARTLY if s["failures"] else REFUTED)
+    case.claim("C4.6", verdict, f"{interleaving}, {command}: {s['failures']}/{s['trials']} trials failed, "
+                                f"classes {s['class_histogram']}, cache left broken in {s['left_broken']}")
+
+
+@pytest.mark.claims("C4.6")
+@pytest.mark.parametrize("mode", ["free", "serialized (control)"])
+def test_unchoreographed_race(topo, case, trials, mode):
+    """Both commands started together, K trials; the control runs them one after the other."""
+    t = Trials(topo)
+    for _ in range(trials):
+        t.reset()
+        if mode == "free":
+            clean = t.go.start("clean", "-modcache", timeout=60)
+            cmd = t.go.start(*COMMANDS["build -a"], timeout=60)
+            cmd_obs, clean_obs = cmd.result(), clean.result()
+        else:
+            clean_obs = t.go.run("clean", "-modcache")
+            cmd_obs = t.go.run(*COMMANDS["build -a"], timeout=60)
+        case.note(cmd_obs)
+        t.record(cmd_obs, clean_obs)
+    s = t.summary()
+    case.fact(**s)
+    assert not [c for c in s["class_histogram"] if c.startswith("other") or c == "timeout"], s["class_histogram"]
+    if mode != "free":
+        assert s["failures"] == 0, f"serialized commands failed: {s['class_histogram']}"
+    case.claim("C4.6", PARTLY if s["failures"] else REFUTED,
+               f"{mode}: {s['failures']}/{s['trials']} trials failed, classes {s['class_histogram']}")
+
+
+@pytest.mark.claims("C4.7")
+def test_build_a_rebuilds_std(topo, case):
+    """Which packages `go build -a` compiles again with a warm build cache: the -x trace names each one."""
+    topo.upstream(PROXY, modules={**topo.session.module_files, **big_module()})
+    go = topo.go(GOPROXY=f"http://{PROXY}")
+    go.write({"go.mod": "module example.com/app\n\ngo 1.21\n\nrequire example.com/lib v1.0.0\n",
+              "main.go": 'package main\n\nimport "example.com/lib"\n\nfunc main() { println(lib.Version()) }\n'})
+    assert go.run("build", "-o", "/tmp/app", ".").ok
+    plain = go.run("build", "-x", "-o", "/tmp/app", ".")
+    forced = case.note(go.run("build", "-a", "-x", "-o", "/tmp/app", ".", timeout=300))
+    compiled = lambda obs: re.findall(r"/compile .* -p (\S+) ", obs.stderr)
+    rebuilt = compiled(forced)
+    case.fact(compiled_plain=compiled(plain), compiled_with_a=len(rebuilt), duration_s=round(forced.duration_s, 2))
+    assert forced.ok and compiled(plain) == [], "a warm plain build compiles nothing"
+    assert "runtime" in rebuilt and "example.com/lib" in rebuilt, rebuilt
+    case.claim("C4.7", CONFIRMED, f"-a compiled {len(rebuilt)} packages again, runtime and the dependency "
+                                  f"included, in {forced.duration_s:.1f} s (a warm plain build: none)")

@@ -1,0 +1,242 @@
+"""The checksum database: a real signed DB (per-run Ed25519 key, RFC 6962 tree, tiles) that an
+unmodified go command verifies against, and the ways verification fails or is switched off.
+
+Every case runs over HTTPS with the run's CA: GOPROXY=https://proxy.corp.test and
+GOSUMDB="<verifier key> https://sum.corp.test" unless it says otherwise.
+"""
+import pytest
+
+from fixtures import modules
+from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.upstream_code import sumdb
+
+PROXY, DB = "proxy.corp.test", "sum.corp.test"
+LIB, LIB_FIXTURE = "example.com/lib", "example.com_lib_v1.0.0.txt"
+SECRET = "git.corp.test/team/secret"
+APP = {
+    "go.mod": "module example.com/app\n\ngo 1.21\n",
+    "main.go": 'package main\n\nimport "example.com/lib"\n\nfunc main() { println(lib.Version()) }\n',
+}
+# Where a verified download ends up; a rejected one must leave neither.
+EXTRACTED = "/root/go/pkg/mod/example.com/lib@v1.0.0"
+CACHED_ZIP = "/root/go/pkg/mod/cache/download/example.com/lib/@v/v1.0.0.zip"
+CACHED_MOD = "/root/go/pkg/mod/cache/download/example.com/lib/@v/v1.0.0.mod"
+TAMPERED = {
+    # the zip differs: another function body under the same version
+    "zip": modules.tampered(LIB_FIXTURE, 'return "v1.0.0"', 'return "v1.0.0, tampered"'),
+    # the go.mod differs: an extra requirement slipped in
+    "mod": modules.tampered(LIB_FIXTURE, "-- .mod --\nmodule example.com/lib\n",
+                            "-- .mod --\nmodule example.com/lib\n\nrequire example.com/util v1.0.0\n"),
+}
+
+
+def world(topo, proxy_modules=None, db_tls="trusted", gosumdb=None, **env):
+    """A proxy, the checksum DB and a go client in example.com/app."""
+    proxy = topo.upstream(PROXY, modules=proxy_modules)
+    # The DB knows the public modules only, as sum.golang.org knows nothing of git.corp.test.
+    public = {n: d for n, d in topo.session.module_files.items() if not n.startswith("git.corp.test_")}
+    db = topo.sumdb(DB, tls=db_tls, modules=public)
+    go = topo.go(GOPROXY=f"https://{PROXY}", GOSUMDB=gosumdb or db.gosumdb(), **env)
+    go.write(APP)
+    return proxy, db, go
+
+
+def lookups(obs, path=LIB):
+    return obs.requests_to(DB, f"/lookup/{path}@") + obs.requests_to(PROXY, f"/sumdb/.*/lookup/{path}@")
+
+
+def test_honest_db_verifies(topo, case):
+    """The control: the DB's signed tree and the proxy's content agree; go verifies and records go.sum."""
+    _, db, go = world(topo)
+    obs = case.note(go.run("get", f"{LIB}@v1.0.0"))
+    assert obs.ok, obs.errors
+    assert lookups(obs) and obs.requests_to(DB, r"^/tile/8/"), "go must look the module up and check the tree"
+    gosum = go.sh("cat go.sum", record=False).stdout
+    assert set(modules.module(LIB, "v1.0.0").gosum_lines()) <= set(gosum.splitlines())
+    case.fact(db_requests=[r.path for r in obs.requests_to(DB)])
+
+
+@pytest.mark.parametrize("part", ["zip", "mod"])
+def test_proxy_content_differs_from_db(topo, case, part):
+    """The proxy serves a zip (or go.mod) whose hash differs from what the DB recorded."""
+    _, db, go = world(topo, proxy_modules=TAMPERED[part])
+    obs = case.note(go.run("get", f"{LIB}@v1.0.0"))
+    cached_mod = go.read(CACHED_MOD) or b""
+    case.fact(error_line=obs.error_line, left_in_cache=go.ls(EXTRACTED, CACHED_ZIP, CACHED_MOD))
+    assert not obs.ok
+    assert {"zip": "verifying module: checksum mismatch", "mod": "verifying go.mod: checksum mismatch"}[part] \
+        in obs.errors, obs.errors
+    assert "SECURITY ERROR" in obs.errors and f"{DB}: " in obs.errors
+    if part == "zip":
+        assert go.ls(EXTRACTED, CACHED_ZIP) == [], "a rejected zip must not reach the module cache"
+    else:
+        # The zip itself was genuine and may stay; the rejected go.mod must not.
+        assert b"require example.com/util" not in cached_mod, "the rejected go.mod was cached"
+    assert "v1.0.0 h1:" not in go.sh("cat go.sum 2>/dev/null", record=False).stdout
+
+
+# go.sum holding a wrong h1: line for the zip, alone or beside the right one, in either order.
+GOSUM_VARIANTS = ["wrong-only", "right-then-wrong", "wrong-then-right"]
+WRONG_H1 = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def gosum_text(variant: str) -> str:
+    right_zip, right_mod = modules.module(LIB, "v1.0.0").gosum_lines()
+    wrong_zip = f"{LIB} v1.0.0 {WRONG_H1}"
+    zip_lines = {"wrong-only": [wrong_zip], "right-then-wrong": [right_zip, wrong_zip],
+                 "wrong-then-right": [wrong_zip, right_zip]}[variant]
+    return "\n".join([*zip_lines, right_mod]) + "\n"
+
+
+@pytest.mark.claims("C4.3")
+@pytest.mark.parametrize("command", ["mod verify (cold cache)", "mod verify (warm cache)", "build", "mod download"])
+@pytest.mark.parametrize("variant", GOSUM_VARIANTS)
+def test_gosum_with_a_wrong_line(topo, case, variant, command):
+    """Only go.sum guards here (GOSUMDB=off). Go's haveModSumLocked walks a version's lines in file
+    order: the downloaded hash matching a line first passes, an h1: line differing first is fatal.
+    `go mod verify` compares the cache with the hashes recorded at download time, not with go.sum."""
+    topo.upstream(PROXY)
+    go = topo.go(GOPROXY=f"https://{PROXY}", GOSUMDB="off")
+    go.write({**APP, "go.mod": APP["go.mod"] + f"\nrequire {LIB} v1.0.0\n"})
+    if command == "mod verify (warm cache)":
+        go.write({"go.sum": gosum_text("right-then-wrong").replace(f"{LIB} v1.0.0 {WRONG_H1}\n", "")})
+        assert go.run("mod", "download").ok
+    go.write({"go.sum": gosum_text(variant)})
+    argv = {"build": ["build", "-o", "/tmp/app", "."], "mod download": ["mod", "download"]}.get(command, ["mod", "verify"])
+    obs = case.note(go.run(*argv))
+    case.fact(ok=obs.ok, error_line=obs.error_line)
+
+    first_line_right = variant == "right-then-wrong"
+    if argv[0] == "mod" and argv[1] == "verify":
+        assert obs.ok, obs.errors
+        assert "all modules verified" in obs.stdout
+    else:
+        assert obs.ok == first_line_right, obs.errors
+        if not obs.ok:
+            assert f"verifying {LIB}@v1.0.0: checksum mismatch" in obs.errors
+            assert f"go.sum:     {WRONG_H1}" in obs.errors
+    if "then" in variant:      # the article's case: two different h1: lines for one version
+        fails = not obs.ok and "checksum mismatch" in obs.errors
+        if argv[1] == "verify":
+            case.claim("C4.3", CONFIRMED if fails else REFUTED,
+                       f"`go mod verify` ({command.split('(')[1].rstrip(')')}) with {variant}: "
+                       + (obs.error_line if fails else "all modules verified: it never reads go.sum's hashes"))
+        else:
+            case.claim("C4.3", PARTLY if fails else REFUTED,
+                       f"`go {' '.join(argv)}` with {variant}: "
+                       + (obs.error_line if fails else "succeeds: the first line matched, the second is ignored"))
+
+
+@pytest.mark.claims("C2.8", "C1.4")
+@pytest.mark.parametrize("setting", ["off", "article +insecure", "malformed key", "signed by another key",
+                                     "untrusted certificate", "untrusted certificate + GOINSECURE"])
+def test_gosumdb_settings(topo, case, setting):
+    """What each GOSUMDB setting does with a proxy serving a tampered zip (or, for the DB's own
+    failures, an honest one): does verification happen, and what stops the fetch?"""
+    tampered = setting in ("off", "article +insecure")
+    other_signer, _ = sumdb.generate_key(DB)
+    gosumdb = {"off": "off", "article +insecure": "sum.golang.org+insecure",
+               "malformed key": f"{DB}+00000000+AAAA https://{DB}"}.get(setting)
+    env = {"GOINSECURE": DB} if "GOINSECURE" in setting else {}
+    _, db, go = world(topo, proxy_modules=TAMPERED["zip"] if tampered else None, gosumdb=gosumdb,
+                      db_tls="untrusted" if "untrusted" in setting else "trusted", **env)
+    if setting == "signed by another key":
+        db.sign_with(other_signer)
+    obs = case.note(go.run("get", f"{LIB}@v1.0.0"))
+    asked_db = bool(obs.requests_to(DB))
+    case.fact(ok=obs.ok, asked_db=asked_db, error_line=obs.error_line)
+
+    if setting == "off":
+        assert obs.ok and not asked_db, "GOSUMDB=off must accept the tampered zip without asking the DB"
+        case.claim("C2.8", CONFIRMED, "GOSUMDB=off: no lookup, and the tampered zip was accepted unverified")
+    elif setting == "article +insecure":
+        assert not obs.ok and not asked_db
+        assert "invalid GOSUMDB" in obs.errors, obs.errors
+        case.claim("C2.8", REFUTED, f"GOSUMDB=sum.golang.org+insecure is no setting: {obs.error_line}")
+    elif setting == "malformed key":
+        assert not obs.ok and not asked_db and "invalid GOSUMDB" in obs.errors, obs.errors
+    elif setting == "signed by another key":
+        assert not obs.ok and asked_db
+        assert "reading tree note" in obs.errors and "verifiable signatures" in obs.errors, obs.errors
+        assert go.ls(EXTRACTED) == []
+    else:
+        assert not obs.ok
+        assert "x509: certificate signed by unknown authority" in obs.errors, obs.errors
+        assert go.ls(EXTRACTED) == [], "an unverifiable download must not be extracted"
+        case.claim("C1.4", CONFIRMED if not obs.ok else REFUTED,
+                   f"{setting}: the fetch stops: {obs.error_line}")
+
+
+# The private module's path reaching the DB is a leak of the private name, whatever the DB answers.
+PRIVATE_SETTINGS = {
+    "nothing set": {},
+    "nothing set, DB answers 410": {},
+    "GOPRIVATE": {"GOPRIVATE": "git.corp.test"},
+    "GOPRIVATE, GONOPROXY=none": {"GOPRIVATE": "git.corp.test", "GONOPROXY": "none"},
+    "GONOSUMDB": {"GONOSUMDB": "git.corp.test"},
+    "GONOSUMCHECK=1": {"GONOSUMCHECK": "1"},
+    "GOINSECURE": {"GOINSECURE": "git.corp.test"},
+    "GOFLAGS=-insecure": {"GOFLAGS": "-mod=mod -insecure"},
+}
+
+
+@pytest.mark.claims("C2.9")
+@pytest.mark.parametrize("setting", list(PRIVATE_SETTINGS))
+def test_private_module_and_the_db(topo, case, setting):
+    """A private module the company proxy serves but no checksum DB knows. Does its path reach the DB?"""
+    _, db, go = world(topo, **PRIVATE_SETTINGS[setting])
+    topo.upstream("git.corp.test")      # the origin answers, but is no VCS host: direct fails fast
+    if "410" in setting:
+        db.fault(r"^/lookup/", "status", code=410, body="gone: not a public module")
+    obs = case.note(go.run("get", f"{SECRET}@v1.0.0"))
+    leaked = bool(lookups(obs, SECRET))
+    asked_proxy = bool(obs.requests_to(PROXY, SECRET))
+    case.fact(leaked_to_db=leaked, asked_proxy=asked_proxy, ok=obs.ok, error_line=obs.error_line)
+
+    excluded = any(k in PRIVATE_SETTINGS[setting] for k in ("GOPRIVATE", "GONOSUMDB"))
+    if setting == "GOFLAGS=-insecure":
+        assert not obs.ok and not leaked, obs.errors      # the flag no longer exists: go stops parsing
+        return
+    assert leaked == (not excluded), f"lookup reached the DB: {leaked}"
+    if leaked:
+        assert not obs.ok and f"verifying module: {SECRET}@v1.0.0" in obs.errors, obs.errors
+        assert ("404 Not Found" if "410" not in setting else "410 Gone") in obs.errors
+    if setting.startswith("GOPRIVATE"):
+        # GOPRIVATE also means GONOPROXY: the proxy is skipped and go goes to the origin with git.
+        assert asked_proxy == ("GONOPROXY=none" in setting)
+        assert obs.ok == ("GONOPROXY=none" in setting), obs.errors
+        case.claim("C2.9", REFUTED if not leaked else CONFIRMED,
+                   f"{setting}: the DB received {'a' if leaked else 'no'} lookup for {SECRET}; "
+                   + ("fetch ok" if obs.ok else f"fetch failed elsewhere: {obs.error_line}"))
+    if setting == "GONOSUMDB":
+        assert obs.ok and asked_proxy, obs.errors
+
+
+@pytest.mark.parametrize("supported", ["forwarded", "404", "500", "hang"])
+def test_db_through_the_proxy(topo, case, supported):
+    """GOSUMDB names only the key: go first asks <proxy>/sumdb/<name>/supported. 200: the DB is used
+    through the proxy only; 404/410: go connects to https://<name> directly; any other answer: the
+    DB counts as unavailable (see modfetch/sumdb.go initBase)."""
+    proxy, db, go = world(topo)
+    go.env["GOSUMDB"] = db.gosumdb(url=None)
+    if supported == "forwarded":
+        proxy.proxy_sumdb(db)
+    elif supported == "500":
+        proxy.fault(r"^/sumdb/", "status", code=500, body="sumdb proxying broken")
+    elif supported == "hang":
+        proxy.fault(r"^/sumdb/", "hang")
+    obs = case.note(go.run("get", f"{LIB}@v1.0.0", timeout=15 if supported == "hang" else 30))
+    via_proxy = bool(obs.requests_to(PROXY, rf"^/sumdb/{DB}/lookup/"))
+    direct = bool(obs.requests_to(DB, r"^/lookup/"))
+    case.fact(via_proxy=via_proxy, direct=direct, ok=obs.ok, timed_out=obs.timed_out, error_line=obs.error_line)
+
+    assert obs.requests_to(PROXY, rf"^/sumdb/{DB}/supported$"), "go must ask the proxy first"
+    if supported == "forwarded":
+        assert obs.ok and via_proxy, obs.errors
+        assert obs.requests_to(DB, r"^/lookup/"), "the proxy forwarded to the DB"
+    elif supported == "404":
+        assert obs.ok and direct and not via_proxy, obs.errors
+    elif supported == "500":
+        assert not obs.ok and not direct and "500 Internal Server Error" in obs.errors, obs.errors
+    else:
+        assert obs.timed_out and not direct
