@@ -95,3 +95,28 @@ def test_sweep_staleness_rules():
     assert not engine._is_stale({engine.LABEL_HOST: me, engine.LABEL_PID: str(dead_pid), engine.LABEL_RUN: "now"}, 0, "now")
     assert not engine._is_stale({engine.LABEL_KEEP: "1", engine.LABEL_HOST: me, engine.LABEL_PID: str(dead_pid)}, 0, "now")
     assert engine._is_stale({engine.LABEL_HOST: "elsewhere", engine.LABEL_PID: "1"}, 0.0, "now")  # very old
+
+
+def _pytest(*args, env=None):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", *args], cwd=root,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_malformed_go_release_is_a_usage_error_before_any_container():
+    proc = _pytest("scenarios", "--go", "banana", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "--go 'banana': expected a release" in proc.stderr
+
+
+def test_no_engine_stops_the_session_with_one_clear_message(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "go").write_text("#!/bin/sh\n")      # a local GOROOT: no package index needed
+    proc = _pytest("scenarios", "--go", str(tmp_path), "--results-dir", str(tmp_path / "results"),
+                   env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 4, out
+    assert "no Docker engine answers" in out and "python -m fixtures.engine setup" in out
+    assert " passed" not in out and " skipped" not in out

@@ -10,7 +10,6 @@ No Go and no Docker needed.
 import base64
 import contextlib
 import hashlib
-import importlib.util
 import io
 import json
 import pathlib
@@ -18,19 +17,11 @@ import zipfile
 
 import pytest
 
+# sumdb.py imports its sibling gomod.py: load both the way the host does.
+from fixtures.upstream_code import gomod, sumdb
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "sumdb"
-
-
-def _load_sumdb():
-    spec = importlib.util.spec_from_file_location(
-        "gotraps_upstream_sumdb", ROOT / "docker" / "upstream" / "sumdb.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sumdb = _load_sumdb()
 
 with open(DATA / "go_vectors.json", encoding="utf-8") as _f:
     V = json.load(_f)
@@ -277,25 +268,32 @@ def test_tree_note_and_record_format_match_go():
 # ---------------------------------------------------------------------------
 
 def test_escaping():
-    assert sumdb.escape_path("github.com/Azure/SDK") == "github.com/!azure/!s!d!k"
-    assert sumdb.unescape_path("github.com/!azure/!s!d!k") == "github.com/Azure/SDK"
+    # The escaping the database uses is gomod's (module.EscapePath & co).
+    assert gomod.escape_path("github.com/Azure/SDK") == "github.com/!azure/!s!d!k"
+    assert gomod.unescape_path("github.com/!azure/!s!d!k") == "github.com/Azure/SDK"
     for bad in ("github.com/Azure", "a!", "a!B", "caf\u00e9"):
-        assert sumdb.unescape_path(bad) is None
+        with pytest.raises(ValueError, match="invalid escaped module path"):
+            gomod.unescape_path(bad)
 
 
 def test_dirhash_matches_go():
+    # The h1 hashes of the records are gomod's (dirhash.Hash1).
     d = V["dirhash"]
-    assert sumdb.hash1(d["files"]) == d["h1"]
-    assert sumdb.hash1({"go.mod": d["gomod"]}) == d["gomod_h1"]
+    files = [(name, data.encode()) for name, data in d["files"].items()]
+    assert gomod.hash1(files) == d["h1"]
+    assert gomod.hash1([("go.mod", d["gomod"].encode())]) == d["gomod_h1"]
     prefix = "example.com/x@v1.0.0/"
-    rel = {name[len(prefix):]: data for name, data in d["files"].items()}
-    assert sumdb.gosum_lines("example.com/x", "v1.0.0", rel) == (
+    rel = [(name[len(prefix):], data) for name, data in files]
+    m = gomod.Module("example.com/x", "v1.0.0", rel)
+    assert "".join(line + "\n" for line in m.gosum_lines()) == (
         "example.com/x v1.0.0 %s\nexample.com/x v1.0.0/go.mod %s\n" % (d["h1"], d["gomod_h1"]))
+    # dirhash.HashZip: Hash1 over the zip's entries.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for name, data in d["files"].items():
             z.writestr(name, data)
-    assert sumdb.hash_zip(buf.getvalue()) == d["h1"]
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as z:
+        assert gomod.hash1((i.filename, z.read(i)) for i in z.infolist()) == d["h1"]
 
 
 # ---------------------------------------------------------------------------
@@ -341,6 +339,21 @@ def test_unknown_module_answers_not_found():
     db.lookup = gone
     assert db.handle("/lookup/example.com/missing@v1.0.0") == (
         410, "text/plain; charset=utf-8", b"not found: example.com/missing@v1.0.0: gone\n")
+
+
+def test_bad_escaping_is_500_like_server_go():
+    # server.go: module.UnescapePath / UnescapeVersion errors go to reportError (500).
+    calls = []
+    db = new_db(lambda p, v: calls.append((p, v)))
+    for path, msg in (
+            ("example.com/!!x@v1.0.0", 'invalid escaped module path "example.com/!!x"'),
+            ("example.com/Ab@v1.0.0", 'invalid escaped module path "example.com/Ab"'),
+            ("nodot/x@v1.0.0", 'invalid escaped module path "nodot/x": malformed module path '
+                               '"nodot/x": missing dot in first path element'),
+            ("example.com/x@v1.0.0-!!", 'invalid escaped version "v1.0.0-!!"')):
+        assert db.handle("/lookup/" + path) == (
+            500, "text/plain; charset=utf-8", (msg + "\n").encode()), path
+    assert calls == [] and len(db) == 0
 
 
 def test_lookup_is_consulted_on_demand_only():

@@ -202,24 +202,12 @@ def test_missing_signer(tmp_path):
         sumdbrole.SumDBRole(st).start()
 
 
-def test_serve_py_sumdb_role(dbstate):
-    p = subprocess.Popen([sys.executable, str(UPSTREAM / "serve.py"), "--role", "sumdb", "--state", str(dbstate),
-                          "--host", "127.0.0.1", "--port", "0", "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = p.stdout.readline()
-        assert line.startswith("ready role=sumdb port="), p.stderr.read() if not line else line
-        port = int(line.split("port=")[1].split()[0])
-        status, _, body = get(port, "/lookup/rsc.io/quote@v1.5.2")
-        assert status == 200 and sumdb.parse_record(body)[1].decode() == real_lines()
-        p.terminate()
-        assert p.wait(5) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        p.stdout.close()
-        p.stderr.close()
+def test_serve_py_sumdb_role(dbstate, serve_py):
+    p, _, port = serve_py("sumdb", dbstate)  # asserts the "ready role=sumdb port=" line
+    status, _, body = get(port, "/lookup/rsc.io/quote@v1.5.2")
+    assert status == 200 and sumdb.parse_record(body)[1].decode() == real_lines()
+    p.terminate()
+    assert p.wait(5) == 0
 
 
 # ---------------------------------------------------------------------------

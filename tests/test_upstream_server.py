@@ -507,25 +507,14 @@ def test_stop_releases_held_and_hung(state):
         sock.close()
 
 
-def test_serve_py_ready_and_sigterm(state):
-    p = subprocess.Popen([sys.executable, str(UPSTREAM / "serve.py"), "--role", "goproxy", "--state", str(state),
-                          "--host", "127.0.0.1", "--port", "0", "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = p.stdout.readline()
-        assert line.startswith("ready role=goproxy port=") and "tls_port=off" in line
-        port = int(line.split("port=")[1].split()[0])
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("GET", "/rsc.io/quote/@v/list")
-        assert c.getresponse().read() == b"v1.5.2\n"  # connection left open (keep-alive)
-        t = time.time()
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(5) == 0
-        assert time.time() - t < 1
-        c.close()
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        p.stdout.close()
-        p.stderr.close()
+def test_serve_py_ready_and_sigterm(state, serve_py):
+    p, line, port = serve_py("goproxy", state)  # asserts the "ready role=goproxy port=" line
+    assert "tls_port=off" in line
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", "/rsc.io/quote/@v/list")
+    assert c.getresponse().read() == b"v1.5.2\n"  # connection left open (keep-alive)
+    t = time.time()
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(5) == 0
+    assert time.time() - t < 1
+    c.close()

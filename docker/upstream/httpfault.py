@@ -420,45 +420,22 @@ class RequestLog:
         headers = {}
         for k, v in handler.headers.items():
             headers[k] = headers[k] + ", " + v if k in headers else v
-        with self.lock:
-            rid = self.next_id
-            self.next_id += 1
-            self._write({
-                "id": rid,
-                "t": time.time(),
-                "server": self.server_name,
-                "method": handler.command,
-                "path": handler.path,
-                "host": handler.headers.get("Host"),
-                "headers": headers,
-                "tls": handler.is_tls,
-                "client": "%s:%s" % handler.client_address[:2],
-                "body_bytes": body_bytes,
-                "fault": fault,
-                "rule": rule_index,
-            })
-        return rid
+        return self._arrive(handler.client_address, method=handler.command, path=handler.path,
+                            host=handler.headers.get("Host"), headers=headers, tls=handler.is_tls,
+                            body_bytes=body_bytes, fault=fault, rule=rule_index)
 
     def connection(self, client_address, tls, fault):
         """Arrival line for a connection that never got to send a request
         (TLS "hang-handshake" mode, or a failed handshake). Same keys as arrival()."""
+        return self._arrive(client_address, method="", path="", host=None, headers={}, tls=tls,
+                            body_bytes=0, fault=fault, rule=None)
+
+    def _arrive(self, client_address, **fields):
         with self.lock:
             rid = self.next_id
             self.next_id += 1
-            self._write({
-                "id": rid,
-                "t": time.time(),
-                "server": self.server_name,
-                "method": "",
-                "path": "",
-                "host": None,
-                "headers": {},
-                "tls": tls,
-                "client": "%s:%s" % client_address[:2],
-                "body_bytes": 0,
-                "fault": fault,
-                "rule": None,
-            })
+            self._write({"id": rid, "t": time.time(), "server": self.server_name,
+                         "client": "%s:%s" % client_address[:2], **fields})
         return rid
 
     def end(self, rid, status, nbytes):

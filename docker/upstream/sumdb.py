@@ -4,7 +4,10 @@
 Written from the protocol as implemented in golang.org/x/mod/sumdb
 (note/note.go, tlog/tlog.go, tlog/tile.go, tlog/note.go, server.go, test.go)
 and cmd/go/internal/modfetch/sumdb.go. Standard library plus the Ed25519
-primitives of `cryptography` (only APIs present in Debian bookworm's 38.0.4).
+primitives of `cryptography` (only APIs present in Debian bookworm's 38.0.4),
+and gomod.py from this directory: module path unescaping for /lookup/ comes
+from there, as do the go.sum lines a database logs (gomod.hash1,
+gomod.Module(...).gosum_lines()).
 
 Use it with:
 
@@ -17,19 +20,16 @@ too, for completeness and for other clients.
 Layout of this file:
   * note: keys, signing and verifying signed notes (note.go)
   * tlog: Merkle tree hashes, stored hash indexing, tiles, proofs (tlog/)
-  * module path escaping and dirhash "h1:" hashes (module.go, dirhash)
   * SumDB: the in-memory database and its HTTP request handler (server.go)
   * CLI: `python3 sumdb.py keygen NAME`
 """
 
 import base64
 import hashlib
-import io
 import os
 import re
 import sys
 import threading
-import zipfile
 from typing import Callable, Iterable, NamedTuple, Optional, Sequence, Union
 from urllib.parse import unquote
 
@@ -39,6 +39,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+import gomod  # same directory: on sys.path as the script dir (/srv), or loaded first by the host
 
 # ---------------------------------------------------------------------------
 # note
@@ -146,19 +148,28 @@ def _parse_hash16(s: str) -> Optional[int]:
     return int(s, 16)
 
 
-def parse_verifier(vkey: str) -> Verifier:
-    """note.NewVerifier: parse "<name>+<hash>+<base64(0x01 || pub32)>"."""
+def _parse_key_id(key: str):
+    """The "<name>+<hash>+<base64 key>" part shared by verifier and signer
+    keys (note.go's chops): return (name, hash, key bytes), or raise
+    NoteError("malformed verifier id"), the error both NewVerifier and
+    NewSigner give for a malformed field."""
     # The name cannot contain '+', but the base64 key data can, so split
     # at most twice, like Go's successive strings.Cut calls.
-    name, _, rest = vkey.partition("+")
+    name, _, rest = key.partition("+")
     hash16, _, key64 = rest.partition("+")
     h = _parse_hash16(hash16)
     try:
-        key = _b64decode(key64)
+        data = _b64decode(key64)
     except (ValueError, UnicodeEncodeError):
-        key = None
-    if h is None or key is None or not is_valid_name(name) or len(key) == 0:
+        data = None
+    if h is None or data is None or not is_valid_name(name) or len(data) == 0:
         raise NoteError("malformed verifier id")
+    return name, h, data
+
+
+def parse_verifier(vkey: str) -> Verifier:
+    """note.NewVerifier: parse "<name>+<hash>+<base64(0x01 || pub32)>"."""
+    name, h, key = _parse_key_id(vkey)
     if h != key_hash(name, key):
         raise NoteError("invalid verifier hash")
     if key[0] != ALG_ED25519:
@@ -176,22 +187,9 @@ def parse_signer(skey: str) -> Signer:
     """
     priv1, _, rest = skey.partition("+")
     priv2, _, rest = rest.partition("+")
-    name, _, rest = rest.partition("+")
-    hash16, _, key64 = rest.partition("+")
-    h = _parse_hash16(hash16)
-    try:
-        key = _b64decode(key64)
-    except (ValueError, UnicodeEncodeError):
-        key = None
-    if (
-        priv1 != "PRIVATE"
-        or priv2 != "KEY"
-        or h is None
-        or key is None
-        or not is_valid_name(name)
-        or len(key) == 0
-    ):
+    if priv1 != "PRIVATE" or priv2 != "KEY":
         raise NoteError("malformed verifier id")
+    name, h, key = _parse_key_id(rest)
     if key[0] != ALG_ED25519:
         raise NoteError("unknown verifier algorithm")
     if len(key) != 33:
@@ -750,84 +748,6 @@ def parse_record(msg: bytes):
 
 
 # ---------------------------------------------------------------------------
-# Module path escaping (module.go) and dirhash h1 hashes (dirhash/hash.go)
-# ---------------------------------------------------------------------------
-
-def escape_path(s: str) -> str:
-    """module.EscapePath's case encoding: "Azure" -> "!azure".
-    (Does not run module.CheckPath.)"""
-    return re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), s)
-
-
-escape_version = escape_path
-
-
-def unescape_path(s: str) -> Optional[str]:
-    """Inverse of escape_path; None if s is not a valid escaped string
-    (uppercase letter, '!' not followed by a-z, or non-ASCII)."""
-    out = []
-    bang = False
-    for c in s:
-        if ord(c) >= 0x80:
-            return None
-        if bang:
-            bang = False
-            if not "a" <= c <= "z":
-                return None
-            out.append(c.upper())
-            continue
-        if c == "!":
-            bang = True
-            continue
-        if "A" <= c <= "Z":
-            return None
-        out.append(c)
-    if bang:
-        return None
-    return "".join(out)
-
-
-def hash1(files) -> str:
-    """dirhash.Hash1: files maps file name -> content (bytes or str).
-
-    SHA-256 over the sorted lines "<sha256 hex>  <name>\\n", base64, "h1:".
-    For a module zip the names carry the "<path>@<version>/" prefix; for a
-    go.mod hash the single name is "go.mod".
-    """
-    summary = []
-    for name in sorted(files):
-        if "\n" in name:
-            raise ValueError("dirhash: filenames with newlines are not supported")
-        digest = hashlib.sha256(_as_bytes(files[name])).hexdigest()
-        summary.append("%s  %s\n" % (digest, name))
-    return "h1:" + hash_b64(hashlib.sha256("".join(summary).encode()).digest())
-
-
-def hash_zip(zip_bytes: bytes) -> str:
-    """dirhash.HashZip: h1 hash of a module zip (all its file names)."""
-    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
-        return hash1({i.filename: z.read(i) for i in z.infolist()})
-
-
-def gosum_lines(path: str, version: str, files, gomod=None) -> str:
-    """The record for path@version as the checksum database stores it:
-
-        <path> <version> h1:<hash of the module zip contents>
-        <path> <version>/go.mod h1:<hash of the go.mod file>
-
-    files maps names relative to the module root to contents. gomod defaults
-    to files["go.mod"], else the "module <path>" file the go command
-    synthesizes for modules without one.
-    """
-    if gomod is None:
-        gomod = files.get("go.mod", "module %s\n" % path)
-    prefix = "%s@%s/" % (path, version)
-    zip_h1 = hash1({prefix + name: data for name, data in files.items()})
-    mod_h1 = hash1({"go.mod": gomod})
-    return "%s %s %s\n%s %s/go.mod %s\n" % (path, version, zip_h1, path, version, mod_h1)
-
-
-# ---------------------------------------------------------------------------
 # SumDB
 # ---------------------------------------------------------------------------
 
@@ -966,8 +886,9 @@ class SumDB:
     def add(self, path: str, version: str, lines) -> int:
         """Append the record for path@version and return its id.
 
-        lines: the go.sum lines (str or bytes), normally from gosum_lines();
-        a missing final newline is added. Any valid record text is accepted,
+        lines: the go.sum lines (str or bytes), normally those of
+        gomod.Module(...).gosum_lines(), newline-terminated; a missing final
+        newline is added. Any valid record text is accepted,
         lies included. Adding the same module version again returns the
         existing id if the text is identical and raises ValueError otherwise
         (a log never changes; see rewrite()).
@@ -1089,12 +1010,11 @@ class SumDB:
             if not _MOD_VER_RE.fullmatch(mod):
                 return _error(400, "invalid module@version syntax")
             esc_path, _, esc_vers = mod.partition("@")
-            mod_path = unescape_path(esc_path)
-            if mod_path is None:
-                return _error(500, "invalid escaped module path %s" % _go_quote(esc_path))
-            vers = unescape_path(esc_vers)
-            if vers is None:
-                return _error(500, "invalid escaped version %s" % _go_quote(esc_vers))
+            try:  # module.UnescapePath / UnescapeVersion; errors as reportError: 500
+                mod_path = gomod.unescape_path(esc_path)
+                vers = gomod.unescape_version(esc_vers)
+            except ValueError as e:
+                return _error(500, str(e))
             record_id = self.lookup_id(mod_path, vers)
             records = self.read_records(record_id, 1)
             msg = format_record(record_id, records[0])
