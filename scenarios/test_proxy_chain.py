@@ -231,3 +231,18 @@ def test_no_circuit_breaker(topo, case):
     assert not breaker, f"A was skipped after three failures: {per_command}"
     case.claim("C3.4", REFUTED if not breaker else CONFIRMED,
                f"requests to the failing proxy per command: {per_command} within {window:.1f} s")
+
+
+def test_version_published_while_running(topo, case):
+    """A release published between two commands: does @latest follow it, or does a cached list win?"""
+    proxy = topo.upstream(A)
+    go = topo.go(GOPROXY=f"http://{A}")
+    before = go.run("list", "-m", "-json", "example.com/lib@latest", cwd="/tmp")
+    release = (topo.session.module_files["example.com_lib_v1.1.0.txt"].decode()
+               .replace("v1.1.0", "v1.3.0").replace("2024-06-01", "2024-09-01"))
+    proxy.publish("example.com_lib_v1.3.0.txt", release)
+    after = case.note(go.run("list", "-m", "-json", "example.com/lib@latest", cwd="/tmp"))
+    versions = [obs.json_objects()[0]["Version"] for obs in (before, after)]
+    case.fact(latest_before_and_after=versions, list_requests=len(after.requests_to(A, r"/@v/list$")))
+    assert versions == ["v1.1.0", "v1.3.0"], versions
+    assert after.requests_to(A, r"/@v/list$"), "each query asks the proxy for the version list again"

@@ -10,7 +10,7 @@ from fixtures import modules
 from fixtures.claims import CONFIRMED, PARTLY, REFUTED
 from fixtures.upstream_code import sumdb
 
-PROXY, DB = "proxy.corp.test", "sum.corp.test"
+PROXY, DB, ORIGIN = "proxy.corp.test", "sum.corp.test", "example.com"
 LIB, LIB_FIXTURE = "example.com/lib", "example.com_lib_v1.0.0.txt"
 SECRET = "git.corp.test/team/secret"
 APP = {
@@ -240,3 +240,41 @@ def test_db_through_the_proxy(topo, case, supported):
         assert not obs.ok and not direct and "500 Internal Server Error" in obs.errors, obs.errors
     else:
         assert obs.timed_out and not direct
+
+
+MISMATCH_CAUSES = ["proxy serves a tampered zip", "go.sum holds a wrong line", "DB recorded other content"]
+
+
+@pytest.mark.claims("C1.9")
+@pytest.mark.parametrize("cause", MISMATCH_CAUSES)
+def test_article_fix_for_checksum_mismatch(topo, case, cause):
+    """The article's fix-table row: checksum mismatch → `go clean -modcache` + GOPROXY=direct. The
+    module's origin (example.com) serves the genuine module to `direct` mode through a go-import page
+    of vcs "mod", so the fix can work where it can work at all."""
+    _, db, go = world(topo, proxy_modules=TAMPERED["zip"] if "proxy" in cause else None)
+    topo.upstream(ORIGIN).go_import(LIB)
+    if "go.sum" in cause:
+        go.write({"go.sum": gosum_text("wrong-only")})
+    if "DB" in cause:
+        tampered = modules.gomod.Module.from_txtar(LIB_FIXTURE, TAMPERED["zip"][LIB_FIXTURE])
+        db.lie(LIB, "v1.0.0", "\n".join(tampered.gosum_lines()) + "\n")
+    first = go.run("get", f"{LIB}@v1.0.0")
+    clean_only = go.sh(f"go clean -modcache && go get {LIB}@v1.0.0")
+    fix = case.note(go.sh(f"go clean -modcache && GOPROXY=direct go get {LIB}@v1.0.0"))
+    bypassed_proxy = not fix.requests_to(PROXY)
+    asked_db = bool(lookups(fix))
+    case.fact(first_error=first.error_line, clean_only_ok=clean_only.ok, fix_ok=fix.ok, fix_error=fix.error_line,
+              fix_bypassed_proxy=bypassed_proxy, fix_asked_db=asked_db,
+              fix_asked_origin=bool(fix.requests_to(ORIGIN)))
+
+    assert not first.ok and "checksum mismatch" in first.errors, first.errors
+    assert not clean_only.ok and "checksum mismatch" in clean_only.errors, "the cache was never the problem"
+    assert bypassed_proxy and fix.requests_to(ORIGIN, r"go-get=1"), "direct asks the origin, not the proxy"
+    # Only the proxy was wrong in the first case: the origin's genuine module matches the DB and go.sum.
+    assert fix.ok == ("proxy" in cause), fix.errors
+    if "go.sum" not in cause:
+        assert asked_db, "GOPROXY=direct does not bypass the checksum DB"
+    case.claim("C1.9", PARTLY if fix.ok else REFUTED,
+               f"{cause}: `go clean -modcache` alone fixed nothing; with GOPROXY=direct the fetch "
+               + ("succeeded because only the proxy was bad (it bypasses the proxy, not the checksum DB)"
+                  if fix.ok else f"still fails: {fix.error_line}"))

@@ -518,3 +518,13 @@ def test_serve_py_ready_and_sigterm(state, serve_py):
     assert p.wait(5) == 0
     assert time.time() - t < 1
     c.close()
+
+
+def test_go_import_page_for_an_origin(srv, state):
+    (state / "goimport.json").write_text(json.dumps({"example.com/lib": "mod https://origin.corp.test"}))
+    status, resp, body = get(srv, "/lib/sub?go-get=1", headers={"Host": "example.com"})
+    assert status == 200 and resp.getheader("Content-Type").startswith("text/html")
+    assert b'<meta name="go-import" content="example.com/lib mod https://origin.corp.test">' in body
+    assert get(srv, "/other?go-get=1", headers={"Host": "example.com"})[0] == 404
+    assert get(srv, "/libx?go-get=1", headers={"Host": "example.com"})[0] == 404  # whole path elements only
+    assert get(srv, "/lib?go-get=1", headers={"Host": "example.org"})[0] == 404

@@ -37,6 +37,15 @@ system store. A failure to get any answer (refused, DNS, timeout, TLS,
 truncated body...) is a 502 whose text/plain body says what happened. The
 supported answer does not depend on the DB being reachable.
 
+Being a module's origin: state/goimport.json is
+    {"<module path prefix>": "<vcs> <repo URL>", ...}   e.g. {"example.com/lib": "mod https://origin.corp.test"}
+and a GET of https://<host>/<path>?go-get=1 whose import path <host>/<path>
+lies under a listed prefix answers the HTML page with
+<meta name="go-import" content="<prefix> <vcs> <repo URL>"> that `direct`
+mode asks for (https://go.dev/ref/mod#vcs-find). The "mod" vcs tells go to
+use the module proxy protocol at that URL, so an upstream can be a module's
+origin without git. Unlisted paths answer 404 as before.
+
 What the go command does with this (cmd/go/internal/modfetch/sumdb.go,
 dbClient.initBase, go1.27), only when GOSUMDB has no URL ("<key>" alone):
 once per go invocation, and only when it needs something not already in
@@ -211,6 +220,14 @@ def _revision_ids(mod):
     return [i for i in ids if i]
 
 
+def parse_goimport(data):
+    """state/goimport.json: {"<module path prefix>": "<vcs> <repo URL>"}."""
+    if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v.split()) == 2 for k, v in data.items()):
+        raise ValueError('goimport.json must map a module path prefix to "<vcs> <repo URL>"')
+    return data
+
+
 def parse_sumdb_proxy(data):
     """sumdb-proxy.json -> {db name: base URL without trailing slash}."""
     if not isinstance(data, dict):
@@ -236,6 +253,7 @@ class GoProxy(Upstream):
         self.modset = ModuleSet(os.path.join(self.state_dir, "modules"), self.log)
         self.sumdb_proxy = JSONFile(os.path.join(self.state_dir, "sumdb-proxy.json"),
                                     parse_sumdb_proxy, {}, self.log)
+        self.goimport = JSONFile(os.path.join(self.state_dir, "goimport.json"), parse_goimport, {}, self.log)
         self._ssl_lock = threading.Lock()
         self._ssl = (None, None)  # (ca.pem signature, SSLContext)
 
@@ -246,6 +264,9 @@ class GoProxy(Upstream):
 
     def answer(self, handler, path):
         p = path.lstrip("/")
+        if handler.query.get("go-get") == ["1"]:
+            host = (handler.headers.get("Host") or "").split(":")[0]
+            return self._go_import("%s/%s" % (host, p) if p else host)
         if p == "sumdb" or p.startswith("sumdb/"):
             return self._sumdb(handler, path)
         if p.endswith("/@latest"):
@@ -267,6 +288,19 @@ class GoProxy(Upstream):
         except ValueError as e:
             return _not_found("%s: %s" % (mpath, e))
         return self._file(mpath, version, ext)
+
+    def _go_import(self, p):
+        """The go-get discovery page of an origin for import path p = <Host>/<URL path> (see
+        state/goimport.json above)."""
+        roots, err = self.goimport.get()
+        if err:
+            return text_response(500, err + "\n", CT_TEXT)
+        for prefix in sorted(roots, key=len, reverse=True):
+            if p == prefix or p.startswith(prefix + "/"):
+                page = ('<!DOCTYPE html>\n<html><head>\n<meta name="go-import" content="%s %s">\n'
+                        "</head><body>go get %s</body></html>\n" % (prefix, roots[prefix], p))
+                return Response(200, {"Content-Type": "text/html; charset=utf-8"}, page)
+        return _not_found("%s: no go-import for this path" % p)
 
     def _versions(self, mpath):
         """(modules of mpath, error response or None)"""
