@@ -152,14 +152,11 @@ def test_choreographed_race(topo, case, trials, interleaving, command):
                                 f"classes {s['class_histogram']}, cache left broken in {s['left_broken']}")
 
 
-@pytest.mark.claims("C4.6")
-@pytest.mark.parametrize("mode", ["free", "serialized (control)"])
-def test_unchoreographed_race(topo, case, trials, mode):
-    """Both commands started together, K trials; the control runs them one after the other."""
+def unchoreographed_trials(topo, case, trials, together: bool) -> dict:
     t = Trials(topo)
     for _ in range(trials):
         t.reset()
-        if mode == "free":
+        if together:
             clean = t.go.start("clean", "-modcache", timeout=60)
             cmd = t.go.start(*COMMANDS["build -a"], timeout=60)
             cmd_obs, clean_obs = cmd.result(), clean.result()
@@ -171,10 +168,23 @@ def test_unchoreographed_race(topo, case, trials, mode):
     s = t.summary()
     case.fact(**s)
     assert not [c for c in s["class_histogram"] if c.startswith("other") or c == "timeout"], s["class_histogram"]
-    if mode != "free":
-        assert s["failures"] == 0, f"serialized commands failed: {s['class_histogram']}"
-    case.claim("C4.6", PARTLY if s["failures"] else REFUTED,
-               f"{mode}: {s['failures']}/{s['trials']} trials failed, classes {s['class_histogram']}")
+    return s
+
+
+@pytest.mark.claims("C4.6")
+def test_free_race(topo, case, trials):
+    """Both commands started together, K trials: how often does the race show on its own?"""
+    s = unchoreographed_trials(topo, case, trials, together=True)
+    if s["failures"]:
+        case.claim("C4.6", PARTLY, f"started together: {s['failures']}/{s['trials']} trials failed, "
+                                   f"classes {s['class_histogram']}")
+    # No failure in K free trials is no evidence either way: the claim stays unchecked for this case.
+
+
+def test_serialized_control(topo, case, trials):
+    """The control: the same commands one after the other never fail."""
+    s = unchoreographed_trials(topo, case, trials, together=False)
+    assert s["failures"] == 0, f"serialized commands failed: {s['class_histogram']}"
 
 
 @pytest.mark.claims("C4.7")
