@@ -519,13 +519,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                   file=sys.stderr, flush=True)
         up._track(sock, True)
         try:
-            while not up.stopping.is_set():
-                try:
-                    ready, _, _ = select.select([sock], [], [], 0.05)
-                    if ready and not sock.recv(65536):
-                        break
-                except (OSError, ValueError):
-                    break
+            self._wait_for_peer_close(sock)
         finally:
             up._track(sock, False)
             try:
@@ -687,7 +681,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _hang(self):
         """Never answer; return once the peer closes or the server stops."""
         self.close_connection = True
-        sock = self.connection
+        self._wait_for_peer_close(self.connection)
+
+    def _wait_for_peer_close(self, sock):
+        """Hold sock open, answering nothing, until the peer closes it or the server stops."""
         while not self.upstream.stopping.is_set():
             try:
                 ready, _, _ = select.select([sock], [], [], 0.05)
