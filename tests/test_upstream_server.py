@@ -275,6 +275,23 @@ def test_fault_truncate(srv, state):
     assert end[0]["status"] == 200 and end[0]["bytes"] == 100
 
 
+def test_fault_headers_and_trickle(srv, state):
+    full = get(srv, "/rsc.io/quote/@v/v1.5.2.zip")[2]
+    set_faults(state, [
+        {"path": r"/@v/list$", "action": "headers",
+         "headers": {"Cache-Control": "public, max-age=3600", "content-type": "text/x-list"}},
+        {"path": r"\.zip$", "action": "trickle", "bytes": len(full) // 4 + 1, "interval": 0.2},
+    ])
+    st, r, body = get(srv, "/rsc.io/quote/@v/list")
+    assert st == 200 and body == b"v1.5.2\n"
+    assert r.getheader("Cache-Control") == "public, max-age=3600"
+    assert r.getheader("Content-Type") == "text/x-list"          # replaced, not doubled
+    started = time.monotonic()
+    st, r, body = get(srv, "/rsc.io/quote/@v/v1.5.2.zip")
+    assert st == 200 and body == full
+    assert 0.55 < time.monotonic() - started < 2, "four pieces, 0.2 s apart"
+
+
 def test_fault_html_redirect_body(srv, state):
     set_faults(state, [
         {"path": "^/html", "action": "html"},

@@ -49,6 +49,12 @@ Fault rule (unknown keys are rejected):
                  "code": int? (default 200), "headers": {str: str}?}
      "hold"     {"name": str}  wait until state/release/<name> exists, then
                 answer normally
+     "headers"  {"headers": {str: str}}  answer normally, with these response
+                headers added (replacing any of the same name), e.g.
+                Cache-Control, Last-Modified, Content-Type
+     "trickle"  {"bytes": N, "interval": seconds}  answer normally, but send
+                the body N bytes at a time, one piece per interval (a slow
+                body after prompt headers)
   }
 
 Request log lines:
@@ -88,7 +94,7 @@ import traceback
 import urllib.parse
 
 ACTIONS = ("status", "delay", "hang", "reset", "close", "html", "truncate",
-           "redirect", "body", "hold")
+           "redirect", "body", "hold", "headers", "trickle")
 
 # Accepted keys per action, beyond the common ones.
 _COMMON_KEYS = {"path", "method", "action", "times", "comment"}
@@ -103,6 +109,8 @@ _ACTION_KEYS = {
     "redirect": {"location", "code"},
     "body": {"text", "base64", "content_type", "code", "headers"},
     "hold": {"name"},
+    "headers": {"headers"},
+    "trickle": {"bytes", "interval"},
 }
 
 HOLD_POLL = 0.02  # seconds between checks for state/release/<name>
@@ -272,6 +280,13 @@ def _validate_rule(i, spec):
                 base64.b64decode(spec["base64"], validate=True)
             except ValueError as e:
                 raise ValueError("%s: bad base64: %s" % (where, e)) from None
+    elif action == "headers":
+        typed("headers", dict, required=True)
+    elif action == "trickle":
+        typed("bytes", int, required=True)
+        typed("interval", (int, float), required=True)
+        if spec["bytes"] < 1 or spec["interval"] < 0:
+            raise ValueError("%s: trickle needs bytes >= 1 and interval >= 0" % where)
     elif action == "hold":
         typed("name", str, required=True)
         if not re.fullmatch(r"[A-Za-z0-9._-]+", spec["name"]) or spec["name"] in (".", ".."):
@@ -658,6 +673,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(text_response(200, LOGIN_PAGE, "text/html; charset=utf-8"))
         if a == "truncate":
             return self._send(self._answer(path), limit=rule.get("bytes"))
+        if a == "headers":
+            resp = self._answer(path)
+            names = {k.lower() for k in rule.get("headers")}
+            resp.headers = [(k, v) for k, v in resp.headers if k.lower() not in names]
+            resp.headers += list(rule.get("headers").items())
+            return self._send(resp)
+        if a == "trickle":
+            return self._send(self._answer(path), trickle=(rule.get("bytes"), rule.get("interval")))
         if a == "redirect":
             loc = rule.get("location")
             return self._send(Response(rule.get("code", 302),
@@ -693,8 +716,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (OSError, ValueError):
                 return
 
-    def _send(self, resp, limit=None):
-        """Write resp; with limit, only that many body bytes, then close."""
+    def _send(self, resp, limit=None, trickle=None):
+        """Write resp; with limit, only that many body bytes, then close; with trickle=(n, interval),
+        n body bytes per interval."""
         body = resp.body
         status = None
         sent = 0
@@ -709,8 +733,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 if limit is not None:
                     body = body[:limit]
-                self.wfile.write(body)
-                sent = len(body)
+                step, interval = trickle or (len(body) or 1, 0)
+                for at in range(0, len(body), step):
+                    if at and self.upstream.stopping.wait(interval):
+                        break
+                    self.wfile.write(body[at:at + step])
+                    self.wfile.flush()
+                    sent += len(body[at:at + step])
             self.wfile.flush()
         except OSError:
             self.close_connection = True

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Entry point of every middleware image: check the rendered config with the program's own checker,
+# start the program, wait (bounded) until each port accepts, then print one "ready" line that the
+# harness waits for (fixtures/member.py). A rejected config prints the checker's message and exits 3.
+#   CHECK    the checker command (nginx -t, envoy --mode validate, squid -k parse)
+#   RUN      the program in the foreground
+#   PORTS    ports that must accept before "ready"
+#   VERSION  a command printing the program's version
+#   PREPARE  optional, run before the check (e.g. squid -z)
+set -u
+if ! out=$(sh -c "$CHECK" 2>&1); then
+    echo "config rejected by ${CHECK%% *}:"
+    echo "$out"
+    exit 3
+fi
+[ -n "${PREPARE:-}" ] && sh -c "$PREPARE" >/tmp/prepare.log 2>&1
+version=$(sh -c "$VERSION" 2>&1 | head -n 1)
+sh -c "exec $RUN" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' TERM INT
+for port in $PORTS; do
+    for _ in $(seq 1 600); do      # 30 s at most, then the harness reports it with this log
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+        kill -0 $pid 2>/dev/null || { echo "exited before listening on $port"; wait $pid; exit $?; }
+        sleep 0.05
+    done
+done
+echo "ready program=${CHECK%% *} ports=\"$PORTS\" version=\"$version\""
+wait $pid

@@ -1,0 +1,429 @@
+"""Real Nginx, Envoy and Squid between go and its proxy: what reaches the upstream, what go makes of it.
+
+The article (section 3.3) says Nginx answers 404 for `/@v/` paths unless a `location ~ ^/@v/` block is
+configured (C3.5), Envoy needs a regex route `^/@v/.*` and forwards Accept only when told to (C3.6),
+Squid's default ACLs block `@v/` and drop Accept (C3.7), a lost Accept gives an HTML 404 and a git
+fallback (C3.8), go asks with `Accept: application/vnd.go-modinfo` and proxies answer with X-Go-*
+headers (C2.6), go checks X-Go-Module on every redirect hop (C2.7), `go get -x` shows the proxy
+requests (C3.2), and no-cache requests or an old Age make a CDN edge revalidate, a stale edge making
+go fetch twice (C4.5). Every middleware here is the real program with a config named by its variant
+(docker/<program>/templates/); its access log is part of each observation.
+"""
+import re
+from urllib.parse import unquote
+
+import pytest
+
+from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.middleware import ConfigRejected
+
+PROXY, PROXY_B, MIRROR, SQUID = "proxy.corp.test", "proxy-b.corp.test", "mirror.corp.test", "squid.corp.test"
+LIB = "example.com/lib@v1.0.0"
+# One of each kind of path go asks a proxy for: plain, "!"-escaped capitals, +incompatible, a pseudo-version.
+MODULES = [LIB, "example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
+           "example.com/lib@v1.2.0-0.20240701000000-abcdefabcdef"]
+
+# How go reaches the proxy: (middleware, variant) → what the scenario's go client is given.
+#   reverse proxies: GOPROXY names the middleware; squid forward: GOPROXY names the proxy, *_PROXY squid.
+PATHS = [("nginx", "plain"), ("nginx", "subpath"), ("envoy", "plain"),
+         ("squid", "forward-http"), ("squid", "forward-https")]
+# The defaults each program documents for the timeout the timeouts cases shorten.
+DEFAULT_TIMEOUTS = {"nginx": "proxy_read_timeout 60s", "envoy": "route timeout 15s", "squid": "read_timeout 15 minutes"}
+
+
+def route(topo, middleware: str, variant: str, upstream, **values) -> tuple[object, dict]:
+    """Put a middleware between go and `upstream`; returns it and the go client's environment."""
+    if middleware == "squid":       # variant "<template>-<scheme of GOPROXY>", e.g. forward-https
+        template, _, scheme = variant.rpartition("-")
+        mw = topo.squid(SQUID, template, **values)
+        return mw, {"GOPROXY": f"{scheme}://{upstream.host}", "HTTP_PROXY": mw.url, "HTTPS_PROXY": mw.url}
+    mw = getattr(topo, middleware)(MIRROR, variant, upstream=upstream, **values)
+    prefix = "/" + values.get("prefix", "goproxy") if variant == "subpath" else ""
+    return mw, {"GOPROXY": mw.url + prefix}
+
+
+def upstream_path(mw_request, prefix: str) -> str:
+    """The path a middleware received, as the upstream should see it (a forward proxy sees full URLs)."""
+    return upstream_path_text(mw_request.path, prefix)
+
+
+def upstream_path_text(path: str, prefix: str) -> str:
+    path = re.sub(r"^https?://[^/]+", "", path)
+    return path[len(prefix):] if prefix and path.startswith(prefix) else path
+
+
+@pytest.mark.claims("C3.5", "C3.6", "C3.7")
+@pytest.mark.parametrize("middleware,variant", PATHS)
+def test_path_fidelity(topo, case, middleware, variant):
+    """@v, "!"-escaped paths, +incompatible, pseudo-versions and @latest through each middleware:
+    what the upstream receives, byte for byte, and whether go succeeds."""
+    up = topo.upstream(PROXY)
+    mw, env = route(topo, middleware, variant, up)
+    go = topo.go(**env)
+    got = go.run("mod", "download", "-json", *MODULES)
+    latest = case.note(go.run("list", "-m", "-json", "example.com/lib@latest"))
+    assert got.ok and latest.ok, got.errors + latest.errors
+    assert '"Version": "v1.1.0"' in latest.stdout, latest.stdout
+
+    requests = got.requests + latest.requests
+    seen_by_mw = [r for r in requests if r.server == mw.host and r.method == "GET"]
+    seen_by_up = [r.path for r in requests if r.server == up.host]
+    prefix = "/goproxy" if variant == "subpath" else ""
+    if variant == "forward-https":      # a tunnel: squid sees CONNECT host:443 only, never a path
+        assert {r.method for r in requests if r.server == mw.host} == {"CONNECT"}, requests
+        assert all(r.path == f"{PROXY}:443" for r in requests if r.server == mw.host)
+        altered = []
+    else:
+        assert seen_by_mw, "every request must have gone through the middleware"
+        # altered: not byte for byte; broken: not even after percent-decoding (what a proxy sees as another path)
+        altered = [(r.path, p) for r, p in zip(seen_by_mw, seen_by_up) if upstream_path(r, prefix) != p]
+        broken = [(a, b) for a, b in altered if unquote(upstream_path_text(a, prefix)) != unquote(b)]
+        assert len(seen_by_mw) == len(seen_by_up), (seen_by_mw, seen_by_up)
+        assert not broken, f"the middleware sent other paths on: {broken}"
+    # go writes "!" as %21 (url.PathEscape); @latest resolves through @v/list when the list is not empty
+    assert any(re.search(r"/(%21|!)upper/@v/", p) for p in seen_by_up), seen_by_up
+    assert any("+incompatible" in p for p in seen_by_up) and any(p.endswith("/@v/list") for p in seen_by_up)
+    case.fact(upstream_paths=sorted(set(seen_by_up)), altered=altered)
+
+    evidence = f"{len(seen_by_up)} requests (@v/, %21-escaped capitals, +incompatible, a pseudo-version, " \
+               f"@v/list for @latest) passed unchanged"
+    if middleware == "nginx":
+        # No `location ~ ^/@v/` block in either config, and every /@v/ path went through.
+        case.claim("C3.5", REFUTED, f"nginx {variant} (location /, no ^/@v/ block): {evidence}"
+                   + (f"; re-encoded on the way: {altered[0][0]} -> {altered[0][1]}" if altered else ""))
+    elif middleware == "envoy":
+        case.claim("C3.6", REFUTED, f"envoy prefix route '/', no regex: {evidence}")
+    else:
+        case.claim("C3.7", REFUTED, f"squid {variant}, Debian's rules + allow localnet: {evidence}")
+
+
+@pytest.mark.claims("C2.6", "C3.6", "C3.7", "C3.8")
+@pytest.mark.parametrize("middleware,variant", [("none", "direct"), ("nginx", "plain"), ("envoy", "plain"),
+                                                ("squid", "forward-http")])
+def test_header_fidelity(topo, case, middleware, variant):
+    """Every header go sends and every header that reaches the upstream. Our fake proxy sends none of the
+    X-Go-* headers nor a vnd.go content type, so a success also shows go needs none of them."""
+    up = topo.upstream(PROXY)
+    if middleware == "none":
+        mw, env = None, {"GOPROXY": f"http://{PROXY}"}
+    else:
+        mw, env = route(topo, middleware, variant, up)
+    obs = case.note(topo.go(**env).run("mod", "download", "-json", LIB))
+    at_up = obs.requests_to(PROXY)
+    assert obs.ok and at_up, obs.errors
+    received = {k.lower(): v for r in at_up for k, v in r.headers.items()}
+    sent = {k.lower(): v for r in obs.requests if mw and r.server == mw.host for k, v in r.headers.items()}
+    user_agent = received.get("user-agent", "")
+    added = sorted(set(received) - {"host", "user-agent", "accept-encoding", "connection"})
+    case.fact(user_agent=user_agent, headers_at_upstream=sorted(received), added_on_the_way=added,
+              accept_at_upstream=received.get("accept"))
+    assert user_agent.startswith("GoCommand/"), received
+
+    accept_sent = received.get("accept") if middleware == "none" else sent.get("accept")
+    case.claim("C2.6", REFUTED if not accept_sent else PARTLY,
+               f"go sent Accept={accept_sent!r} (User-Agent {user_agent!r}); the proxy sent no X-Go-Module, "
+               f"X-Go-Checksum-Hash or vnd.go-module-cache and go took every file")
+    if middleware == "envoy":
+        # The article: Accept passes only with request_headers_to_add. go sends none to pass.
+        case.claim("C3.6", REFUTED if not accept_sent or "accept" in received else CONFIRMED,
+                   f"envoy {variant}, no request_headers_to_add: go sent Accept={accept_sent!r}, the upstream "
+                   f"got {received.get('accept')!r}")
+    if middleware == "squid":
+        case.claim("C3.7", REFUTED if not accept_sent or "accept" in received else CONFIRMED,
+                   f"squid {variant}: go sent Accept={accept_sent!r}, the upstream got {received.get('accept')!r}")
+    # C3.8 needs an Accept to lose: go sends none, and every file arrived as go asked.
+    case.claim("C3.8", REFUTED, f"{middleware} {variant}: go sends no Accept header, so none is lost; "
+               f"the upstream answered {len(at_up)} requests 200")
+
+
+@pytest.mark.claims("C3.3")
+@pytest.mark.parametrize("sep", [",", "|"], ids=["comma", "pipe"])
+@pytest.mark.parametrize("slow", ["before-headers", "mid-body"])
+@pytest.mark.parametrize("middleware", ["nginx", "envoy", "squid"])
+def test_slow_upstream_behind_middleware(topo, case, middleware, slow, sep):
+    """A slow upstream behind each middleware with a 2 s timeout configured (the programs' defaults are in
+    the params): what go prints, and whether the next GOPROXY entry is tried."""
+    case.params["default_timeout"] = DEFAULT_TIMEOUTS[middleware]
+    up = topo.upstream(PROXY)
+    topo.upstream(PROXY_B)
+    if slow == "before-headers":
+        up.fault(r"\.zip$", "delay", seconds=6)
+    else:      # headers at once, then 1 byte every 3 s: only a timeout between two reads can fire
+        up.fault(r"\.zip$", "trickle", bytes=1, interval=3)
+    timeout = {"nginx": {"read_timeout": "2s"}, "envoy": {"timeout": "2s", "idle_timeout": "2s"},
+               "squid": {"read_timeout": "2 seconds"}}[middleware]
+    if middleware == "squid":
+        mw = topo.squid(SQUID, "forward", **timeout)
+        env = {"GOPROXY": f"http://{PROXY}{sep}http://{PROXY_B}", "HTTP_PROXY": mw.url}
+    else:
+        mw = getattr(topo, middleware)(MIRROR, "timeouts", upstream=up, **timeout)
+        env = {"GOPROXY": f"{mw.url}{sep}http://{PROXY_B}"}
+    obs = case.note(topo.go(**env).run("mod", "download", "-json", LIB, timeout=20))
+    zip_at_mw = [r for r in obs.requests if r.server == mw.host and r.path.endswith(".zip")]
+    fell_back = bool(obs.requests_to(PROXY_B, r"\.zip$"))
+    case.fact(mw_zip_status=[r.status for r in zip_at_mw], mw_detail=[r.detail for r in zip_at_mw],
+              fell_back=fell_back, duration_s=round(obs.duration_s, 1), error_line=obs.error_line)
+    assert not obs.timed_out, "the middleware's 2 s timeout must end it, not the watchdog"
+    assert zip_at_mw, obs.requests
+    if slow == "before-headers":
+        # The middleware gives up and answers a 5xx of its own: `,` stops there, `|` falls back.
+        status = zip_at_mw[0].status
+        assert status in (502, 503, 504), zip_at_mw
+        assert fell_back == (sep == "|") and obs.ok == fell_back, obs.errors
+        assert f"{status}" in obs.errors or fell_back, obs.errors
+    else:
+        # 200 and the headers went out: the timeout cuts the body and go sees a truncated zip.
+        assert not obs.ok or fell_back, obs.errors
+    case.claim("C3.3", PARTLY if fell_back else REFUTED,
+               f"{middleware} 2 s timeout, upstream slow {slow}, '{sep}': middleware answered "
+               f"{[r.status for r in zip_at_mw]}, fell back={fell_back}; {obs.error_line}")
+
+
+# Upstream Cache-Control on @v/list and @latest → what a cache in front does with a newly published version.
+CACHE_HEADERS = {"none": None, "max-age=3600": "public, max-age=3600", "no-store": "no-store"}
+
+
+@pytest.mark.claims("C4.5")
+@pytest.mark.parametrize("headers", list(CACHE_HEADERS))
+@pytest.mark.parametrize("middleware,variant", [("nginx", "cache"), ("envoy", "cache"), ("squid", "forward-http")])
+def test_cache_hides_a_new_version(topo, case, middleware, variant, headers):
+    """The cache holds the old @v/list, @latest and a 404 for v1.3.0; then v1.3.0 is published. What do
+    `go list -m -versions`, @latest and an explicit @v1.3.0 return, and what does go send the cache?"""
+    up = topo.upstream(PROXY)
+    if CACHE_HEADERS[headers]:
+        up.fault(r"/@v/list$|/@latest$|/v1\.3\.0\.info$", "headers", headers={"Cache-Control": CACHE_HEADERS[headers]})
+    mw, env = route(topo, middleware, variant, up)
+    go = topo.go(**env)
+    before = go.run("list", "-m", "-versions", "example.com/lib")
+    go.run("list", "-m", "-json", "example.com/lib@latest")
+    missing = go.run("list", "-m", "-json", "example.com/lib@v1.3.0")
+    assert before.ok and not missing.ok, before.errors + missing.errors
+    up.publish("example.com_lib_v1.3.0.txt", "-- .mod --\nmodule example.com/lib\n-- go.mod --\nmodule example.com/lib\n"
+               "-- lib.go --\npackage lib\n")
+    go.sh("go clean -modcache", record=False)       # go's own cache out of the way: only the middleware's remains
+    versions = go.run("list", "-m", "-versions", "example.com/lib")
+    latest = go.run("list", "-m", "-json", "example.com/lib@latest")
+    explicit = case.note(go.run("list", "-m", "-json", "example.com/lib@v1.3.0"))
+    after = versions.requests + latest.requests + explicit.requests
+    stale = {"list": "v1.3.0" not in versions.stdout, "latest": '"v1.3.0"' not in latest.stdout,
+             "explicit": not explicit.ok}
+    reached_upstream = {"list": bool(versions.requests_to(PROXY, r"/@v/list$")),
+                        "latest": bool(latest.requests_to(PROXY, r"/@v/list$|/@latest$")),
+                        "explicit": bool(explicit.requests_to(PROXY, r"/v1\.3\.0\."))}
+    go_cache_control = sorted({r.headers.get("Cache-Control") for r in after if r.server == mw.host} - {None})
+    go_requests = [r for r in after if r.server == mw.host]
+    case.fact(stale=stale, reached_upstream=reached_upstream, go_cache_control=go_cache_control,
+              cache_status=[r.detail.get("cache") or r.detail.get("result") for r in go_requests],
+              explicit_error=explicit.error_line)
+    assert versions.ok and latest.ok, versions.errors + latest.errors
+    # A stale answer is one the upstream never saw: the cache answered it.
+    for name in stale:
+        assert not (stale[name] and reached_upstream[name]), (name, after)
+    paths = [r.path for r in go_requests]
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    assert not go_cache_control, f"go sent Cache-Control {go_cache_control}"
+    case.claim("C4.5", REFUTED if not twice else PARTLY,
+               f"{middleware} cache, upstream Cache-Control {headers}: go sent no Cache-Control/Age; stale "
+               f"answers {[k for k, v in stale.items() if v] or 'none'}; paths go fetched twice: {twice or 'none'}")
+
+
+PORTAL_HTML = "<html><body><h1>Sign in</h1><form action=/login></form></body></html>"
+# Which request of go the portal answers: (what go runs, path regex of the request).
+KINDS = {
+    "info": (("mod", "download", "-json", LIB), r"\.info$"),
+    "mod": (("mod", "download", "-json", LIB), r"\.mod$"),
+    "zip": (("mod", "download", "-json", LIB), r"\.zip$"),
+    "list": (("list", "-m", "-versions", "example.com/lib"), r"/@v/list$"),
+    # go asks /@latest only when @v/list is empty: the upstream lists nothing for these cases
+    "latest": (("list", "-m", "-json", "example.com/lib@latest"), r"/@latest$"),
+}
+ANSWERS = {
+    **{str(code): {"status": code, "body": f"<html><body>{code}</body></html>"} for code in (401, 403, 502, 503, 504)},
+    "html-200": {"status": 200, "body": PORTAL_HTML},
+    "302-login": {"status": 302, "location": f"http://{PROXY_B}/login"},
+}
+PORTAL_CASES = [(a, "info") for a in ANSWERS if ANSWERS[a]["status"] >= 400] + \
+               [(a, k) for a in ("html-200", "302-login") for k in KINDS]
+
+
+@pytest.mark.claims("C3.3")
+@pytest.mark.parametrize("answer,kind", PORTAL_CASES)
+def test_error_or_portal_from_nginx(topo, case, answer, kind):
+    """Nginx answers one kind of request itself (an error, a login page with 200, a 302 to it); what go
+    says, what lands in the module cache, and whether it stays once the middleware is fixed."""
+    case.params["middleware"], case.params["variant"] = "nginx", "fixed"
+    argv, match = KINDS[kind]
+    up = topo.upstream(PROXY)
+    if kind == "latest":
+        up.fault(r"/@v/list$", "body", text="")
+    topo.upstream(PROXY_B).fault(r"^/login", "html")        # where the 302 leads: the portal itself
+    mw = topo.nginx(MIRROR, "fixed", upstream=up, match=match, **ANSWERS[answer])
+    go = topo.go(GOPROXY=f"{mw.url},http://{PROXY_B}")
+    broken = case.note(go.run(*argv))
+    cached = go.ls("/root/go/pkg/mod/cache/download/example.com/lib/@v/*")
+    fixed = go.run(*argv, env={"GOPROXY": f"http://{PROXY}"})       # the middleware fixed: straight to the proxy
+    fell_back = bool(broken.requests_to(PROXY_B, r"example\.com"))
+    case.fact(ok=broken.ok, error_line=broken.error_line, fell_back=fell_back,
+              cached=[p.rsplit("/", 1)[-1] for p in cached], ok_after_fix=fixed.ok,
+              fix_error=fixed.error_line)
+    assert [r for r in broken.requests if r.server == mw.host and re.search(match, r.path)], broken.requests
+    if ANSWERS[answer]["status"] >= 400:       # an error status: only 404/410 fall back with ','
+        assert not broken.ok and not fell_back and answer[:3] in broken.errors, broken.errors
+    # Whatever the portal did, the fixed path must work: nothing it sent may poison the cache for good.
+    case.claim("C3.3", REFUTED if not fell_back else PARTLY,
+               f"nginx answers {answer} for {kind}: go {'succeeded' if broken.ok else 'failed'} "
+               f"({broken.error_line or 'no error'}); fell back={fell_back}; after the fix ok={fixed.ok}")
+    assert fixed.ok, f"{answer} for {kind} left the cache broken: {fixed.errors}"
+
+
+@pytest.mark.claims("C3.7")
+@pytest.mark.parametrize("shape", ["http", "https-443", "https-8443", "https-8443-allowed", "debian-default",
+                                   "intercept", "proxy-down", "no-proxy"])
+def test_squid_forward_proxy(topo, case, shape):
+    """Squid as the go client's forward proxy (HTTP_PROXY / HTTPS_PROXY). Go's net/http proxies a request
+    when the variable for its scheme is set and NO_PROXY does not match the host; squid's access log
+    proves which requests went through it."""
+    case.params["middleware"], case.params["variant"] = "squid", shape
+    port = 8443 if "8443" in shape else 443
+    topo.upstream(PROXY, tls_port=port)
+    variant = {"debian-default": "debian-default", "intercept": "intercept",
+               "https-8443-allowed": "forward"}.get(shape, "forward")
+    values = {"ssl_ports": [8443]} if shape == "https-8443-allowed" else {}
+    if shape == "proxy-down":
+        topo.upstream(SQUID, listen=False)
+        squid_url = f"http://{SQUID}:3128"
+    else:
+        squid_url = topo.squid(SQUID, variant, **values).url
+    scheme_host = f"http://{PROXY}" if shape == "http" else f"https://{PROXY}" + (f":{port}" if port != 443 else "")
+    env = {"GOPROXY": scheme_host, "HTTP_PROXY": squid_url, "HTTPS_PROXY": squid_url}
+    if shape == "no-proxy":
+        env["NO_PROXY"] = ".corp.test"
+    obs = case.note(topo.go(**env).run("mod", "download", "-json", LIB, timeout=20))
+    via_squid = [r for r in obs.requests if r.server == SQUID]
+    at_upstream = obs.requests_to(PROXY)
+    case.fact(ok=obs.ok, error_line=obs.error_line, via_squid=[f"{r.method} {r.path} {r.status} "
+                                                                f"{r.detail.get('result')}" for r in via_squid])
+    assert not obs.timed_out
+    expect_ok = shape in ("http", "https-443", "https-8443-allowed", "no-proxy")
+    assert obs.ok == expect_ok, obs.errors
+    if shape == "no-proxy":
+        assert not via_squid and at_upstream, "NO_PROXY matched: go must have gone straight to the proxy"
+    elif shape != "proxy-down":
+        assert via_squid, "every request must show in squid's access log"
+    if shape == "https-8443":       # Debian's `http_access deny CONNECT !SSL_ports`
+        assert via_squid[0].method == "CONNECT" and via_squid[0].status == 403 and not at_upstream, via_squid
+    if shape == "debian-default":   # only localhost may use Debian's squid
+        assert via_squid[0].status == 403 and not at_upstream, via_squid
+    if shape == "intercept":
+        assert "certificate signed by unknown authority" in obs.errors, obs.errors
+    if shape == "proxy-down":
+        assert "proxyconnect" in obs.errors and "refused" in obs.errors, obs.errors
+    denied_at_vpath = [r for r in via_squid if r.status == 403 and "@v/" in r.path]
+    case.claim("C3.7", CONFIRMED if denied_at_vpath else REFUTED,
+               f"squid {shape}: {obs.error_line or 'ok'}; "
+               + ("denied by a rule that does not look at @v/: " if via_squid and via_squid[0].status == 403 and
+                  not denied_at_vpath else "") + f"{[str(r) for r in via_squid][:3]}")
+
+
+@pytest.mark.claims("C3.5", "C3.6", "C3.7", "C3.8")
+@pytest.mark.parametrize("sep", [",", "|"], ids=["comma", "pipe"])
+@pytest.mark.parametrize("middleware,variant", [("nginx", "article"), ("envoy", "article-valid"), ("squid", "article")])
+def test_the_articles_snippets(topo, case, middleware, variant, sep):
+    """The article's own snippets, run as written (where they are valid config) with a second proxy behind
+    them: what each does to real go traffic."""
+    up = topo.upstream(PROXY)
+    topo.upstream(PROXY_B)
+    mw, env = route(topo, middleware, "article-http" if middleware == "squid" else variant, up)
+    env["GOPROXY"] = env["GOPROXY"] + f"{sep}http://{PROXY_B}"
+    obs = case.note(topo.go(**env).run("mod", "download", "-json", LIB))
+    at_mw = [r for r in obs.requests if r.server == mw.host]
+    at_b = obs.requests_to(PROXY_B)
+    statuses = sorted({r.status for r in at_mw})
+    case.fact(middleware_statuses=statuses, reached_upstream=bool(obs.requests_to(PROXY)), fell_back=bool(at_b),
+              ok=obs.ok, error_line=obs.error_line)
+    assert at_mw and not obs.requests_to(PROXY), "the snippet's rule must not match go's paths"
+    if middleware == "squid":
+        # The article's deny rule answers 403 for every @v/ URL, of either proxy: go reaches both through
+        # squid, so '|' only gets a second 403.
+        assert statuses == [403] and not obs.ok and not at_b, (at_mw, obs.errors)
+        asked_b_via_squid = any(PROXY_B in r.path for r in at_mw)
+        assert asked_b_via_squid == (sep == "|"), at_mw
+    else:
+        # The paths are /example.com/lib/@v/...: never "^/@v/". Nginx and Envoy answer 404, and go falls
+        # back to the next entry with both separators.
+        assert statuses == [404] and bool(at_b) and obs.ok, (at_mw, obs.errors)
+    claim = {"nginx": "C3.5", "envoy": "C3.6", "squid": "C3.7"}[middleware]
+    if middleware == "squid":
+        verdict = CONFIRMED if statuses == [403] else REFUTED     # its own deny rule does block @v/
+        case.claim(claim, PARTLY if verdict == CONFIRMED else REFUTED,
+                   f"the article's `url_regex -i @v/` deny answers {statuses} for every go request; it blocks "
+                   f"only because the article adds that rule (Debian's defaults have none)")
+    else:
+        case.claim(claim, REFUTED, f"the article's ^/@v/ rule matched none of go's paths (/example.com/lib/@v/...): "
+                   f"{middleware} answered {statuses}; '{sep}' fell back={bool(at_b)}")
+    html_404 = [r for r in at_mw if r.status == 404]
+    case.claim("C3.8", PARTLY if html_404 and at_b else REFUTED,
+               f"{middleware}'s own 404 (no Accept involved: go sends none) made go "
+               + ("try the next entry, a proxy, not git" if at_b else "stop"))
+
+
+def test_articles_envoy_snippet_as_printed_is_rejected(topo, case):
+    """The article's Envoy snippet exactly as printed puts request_headers_to_add inside `route:` (the route
+    action), which has no such field: Envoy's own validation rejects the config before anything runs."""
+    case.params["middleware"], case.params["variant"] = "envoy", "article"
+    up = topo.upstream(PROXY)
+    mw = topo.envoy(MIRROR, "article", upstream=up)
+    with pytest.raises(ConfigRejected) as err:
+        mw.container
+    message = str(err.value)
+    case.fact(rejected=message.splitlines()[1] if len(message.splitlines()) > 1 else message)
+    assert "request_headers_to_add" in message and "rendered config:" in message, message
+
+
+@pytest.mark.claims("C2.7")
+@pytest.mark.parametrize("redirect", ["other-host", "https-to-http", "loop"])
+def test_proxy_redirects(topo, case, redirect):
+    """A proxy answering 302: to another proxy (that sends no X-Go-Module), from https to http, in a loop."""
+    up = topo.upstream(PROXY)
+    topo.upstream(PROXY_B)
+    target = {"other-host": f"http://{PROXY_B}", "https-to-http": f"http://{PROXY_B}"}
+    scheme = "http" if redirect == "other-host" else "https"
+    go = topo.go(GOPROXY=f"{scheme}://{PROXY}")
+    if redirect == "loop":
+        up.fault(r"^/", "redirect", location=f"https://{PROXY}/example.com/lib/@v/v1.0.0.info")
+    else:      # every file sent to the same path on the other host
+        for suffix in ("info", "mod", "zip"):
+            up.fault(rf"^/example\.com/lib/@v/v1\.0\.0\.{suffix}$", "redirect",
+                     location=f"{target[redirect]}/example.com/lib/@v/v1.0.0.{suffix}")
+    obs = case.note(go.run("mod", "download", "-json", LIB))
+    hops_a, hops_b = len(obs.requests_to(PROXY)), len(obs.requests_to(PROXY_B))
+    case.fact(ok=obs.ok, error_line=obs.error_line, requests_to_proxy=hops_a, requests_to_b=hops_b)
+    if redirect == "other-host":
+        assert obs.ok and hops_b == 3, obs.errors
+        case.claim("C2.7", REFUTED, "go followed 302s to another host that sent no X-Go-Module header and took "
+                   "its .info/.mod/.zip")
+    elif redirect == "https-to-http":
+        assert not obs.ok and "redirected from secure URL" in obs.errors and hops_b == 0, obs.errors
+        case.claim("C2.7", REFUTED, f"go refused the hop itself, by scheme, not by header: {obs.error_line}")
+    else:
+        assert not obs.ok and "stopped after 10 redirects" in obs.errors and hops_a == 10, (hops_a, obs.errors)
+        case.claim("C2.7", REFUTED, f"a loop ends after 10 redirects ({hops_a} requests): {obs.error_line}")
+
+
+@pytest.mark.claims("C3.2")
+@pytest.mark.parametrize("middleware", ["nginx", "envoy"])
+def test_go_get_x_through_middleware(topo, case, middleware):
+    """`go get -x`: what it prints of the proxy requests, compared with the middleware's access log."""
+    up = topo.upstream(PROXY)
+    mw, env = route(topo, middleware, "plain", up)
+    go = topo.go(**env)
+    go.write({"go.mod": "module example.com/app\n\ngo 1.21\n"})
+    obs = case.note(go.run("get", "-x", LIB))
+    assert obs.ok, obs.errors
+    shown = re.findall(r"^# get (\S+)", obs.stderr, re.M)
+    logged = [mw.url + r.path for r in obs.requests if r.server == mw.host]
+    case.fact(shown=shown, logged=logged)
+    assert set(logged) <= set(shown), f"-x hid requests: {set(logged) - set(shown)}"
+    case.claim("C3.2", CONFIRMED if shown and set(logged) <= set(shown) else REFUTED,
+               f"`go get -x` printed {len(shown)} '# get' lines, one per request in {middleware}'s log "
+               f"({len(logged)}), with status and time")
