@@ -8,7 +8,10 @@ tag=${1:?usage: bootstrap.sh TAG [MIRROR]}
 mirror=${2:-http://deb.debian.org/debian}
 root=$(mktemp -d /var/tmp/gotraps-base.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-debootstrap --variant=minbase --no-check-gpg --components=main bookworm "$root" "$mirror"
+# Release files are checked against Debian's archive keyring, and every package against them.
+keyring=${GOTRAPS_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+[ -r "$keyring" ] || { echo "bootstrap.sh: no Debian archive keyring at $keyring (apt-get install debian-archive-keyring)" >&2; exit 2; }
+debootstrap --variant=minbase --keyring="$keyring" --components=main bookworm "$root" "$mirror"
 # What the official slim image leaves out of every later install.
 cat > "$root/etc/dpkg/dpkg.cfg.d/docker" <<'CFG'
 path-exclude /usr/share/doc/*

@@ -19,11 +19,13 @@ sh -c "exec $RUN" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' TERM INT
 for port in $PORTS; do
-    for _ in $(seq 1 600); do      # 30 s at most, then the harness reports it with this log
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+    listening=
+    for _ in $(seq 1 400); do      # 20 s at most (the harness waits 30 s for "ready")
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && { listening=1; break; }
         kill -0 $pid 2>/dev/null || { echo "exited before listening on $port"; wait $pid; exit $?; }
         sleep 0.05
     done
+    [ -n "$listening" ] || { echo "not listening on $port after 20 s"; exit 4; }
 done
 echo "ready program=${CHECK%% *} ports=\"$PORTS\" version=\"$version\""
 wait $pid

@@ -1,0 +1,102 @@
+"""Middleware configs and access logs without Docker: every variant renders, bad input is one clear error,
+and each program's log line becomes the Request the observation holds."""
+import json
+
+import pytest
+
+from fixtures.member import InfrastructureError, Member
+from fixtures.middleware import PROGRAMS, Middleware, _envoy_line, _nginx_line, _squid_line
+
+# The values a scenario must give some variants (everything else has a default in the template).
+REQUIRED = {("nginx", "auth"): {"password": "s3cret"}, ("nginx", "fixed"): {"status": 503},
+            ("envoy", "fixed"): {"status": 503}}
+
+
+@pytest.mark.parametrize("program,variant", [(p, v) for p in PROGRAMS for v in PROGRAMS[p].variants()])
+def test_every_variant_renders(program, variant):
+    values = {"host": "mirror.corp.test", "upstream": "proxy.corp.test", **REQUIRED.get((program, variant), {})}
+    text = PROGRAMS[program].render(variant, values)
+    assert "{{" not in text and "{%" not in text
+    assert "/var/log/gotraps/access.log" in text or variant == "debian-default" and "include" in text
+    if "upstream" in PROGRAMS[program].values_of_variant(variant):
+        assert "proxy.corp.test" in text
+
+
+def test_unknown_variant_lists_the_known_ones():
+    with pytest.raises(ValueError) as err:
+        PROGRAMS["nginx"].render("cachee", {"host": "h", "upstream": "u"})
+    assert "unknown variant 'cachee'" in str(err.value) and "cache, " in str(err.value)
+
+
+def test_a_value_the_variant_does_not_take():
+    with pytest.raises(ValueError) as err:
+        PROGRAMS["nginx"].render("timeouts", {"host": "h", "upstream": "u", "read_timout": "2s"})
+    assert "takes no value read_timout" in str(err.value) and "read_timeout" in str(err.value)
+
+
+def test_a_value_the_variant_needs():
+    with pytest.raises(ValueError) as err:
+        PROGRAMS["nginx"].render("fixed", {"host": "h"})
+    assert "'status' is undefined" in str(err.value)
+
+
+def test_values_reach_the_config():
+    text = PROGRAMS["nginx"].render("timeouts", {"host": "h", "upstream": "u", "read_timeout": "2s"})
+    assert "proxy_read_timeout 2s;" in text and "proxy_connect_timeout 60s;" in text
+    text = PROGRAMS["squid"].render("forward", {"host": "h", "ssl_ports": [8443]})
+    assert "acl SSL_ports port 443 8443" in text
+
+
+def test_rejected_config_excerpt_points_at_the_line():
+    mw = Middleware.__new__(Middleware)
+    mw.config = "\n".join(f"line {i}" for i in range(1, 21))
+    excerpt = mw._config_excerpt('config rejected by nginx:\nnginx: [emerg] unknown directive "x" in '
+                                 '/etc/gotraps/nginx.conf:12')
+    assert ">  12 line 12" in excerpt and "   8 line 8" in excerpt and "line 17" not in excerpt
+
+
+def test_nginx_log_line():
+    line = json.dumps({"t_end": 1700000010.5, "request_time": 0.25, "method": "GET",
+                       "path": "/example.com/%21upper/@v/list", "status": 200, "bytes": 7, "upstream": "10.0.0.2:80",
+                       "upstream_status": "200", "upstream_time": "0.240", "cache": "MISS", "accept": "",
+                       "user_agent": "GoCommand/1", "cache_control": ""})
+    r = _nginx_line("mirror.corp.test", line)
+    assert (r.method, r.path, r.status, r.t) == ("GET", "/example.com/%21upper/@v/list", 200, 1700000010.25)
+    assert r.detail["cache"] == "MISS" and r.headers == {"User-Agent": "GoCommand/1"}
+
+
+def test_envoy_log_line():
+    line = json.dumps({"t": "1700000000.123", "method": "GET", "path": "/x/@v/v1.0.0.zip", "status": 504,
+                       "flags": "UT", "details": "upstream_response_timeout", "upstream": "10.0.0.2:80",
+                       "upstream_time": None, "duration": 2001, "bytes": 24, "accept": None,
+                       "user_agent": "GoCommand/1", "cache_control": None})
+    r = _envoy_line("mirror.corp.test", line)
+    assert (r.status, r.detail["flags"], r.t) == (504, "UT", 1700000000.123)
+
+
+def test_squid_log_line_and_the_probe():
+    r = _squid_line("squid.corp.test", "1700000001.500 500 CONNECT proxy.corp.test:8443 403 TCP_DENIED HIER_NONE "
+                                       "- - 3900 - Go-http-client%2F1.1 -")
+    assert (r.method, r.path, r.status, r.t) == ("CONNECT", "proxy.corp.test:8443", 403, 1700000001.0)
+    assert r.detail["result"] == "TCP_DENIED" and r.headers == {"User-Agent": "Go-http-client/1.1"}
+    with pytest.raises(ValueError):      # serve.sh's readiness probe: a connection without a request
+        _squid_line("s", "1700000001.000 0 - error:transaction-end-before-headers - NONE_NONE HIER_NONE - - 0 - - -")
+
+
+class SilentContainer:
+    """A container that runs and logs, but never says "ready"."""
+    status = "running"
+
+    def logs(self):
+        return b"squid: starting\n"
+
+    def reload(self):
+        pass
+
+
+def test_a_member_that_never_becomes_ready_is_an_infrastructure_error():
+    member = Member(topo=None, host="squid.corp.test")
+    member.kind = "squid"
+    with pytest.raises(InfrastructureError) as err:
+        member._wait_ready(SilentContainer(), timeout=0.3)
+    assert "squid squid.corp.test not ready after 0 s" in str(err.value) and "squid: starting" in str(err.value)
