@@ -66,3 +66,16 @@ def test_watchdog_ends_a_command_that_never_would(topo, case):
     case.fact(duration_s=round(obs.duration_s, 2), exit_code=obs.exit_code)
     assert obs.timed_out and not obs.ok, obs
     assert obs.duration_s < 2 + 2.5, f"the 2 s watchdog took {obs.duration_s:.1f} s (TERM, then KILL 2 s later)"
+
+
+def test_no_container_is_privileged(topo, case):
+    """Least privilege: no member runs privileged or with an added capability, middleware included."""
+    up = topo.upstream(PROXY)
+    topo.nginx("mirror.corp.test", "plain", upstream=up)
+    topo.go()
+    topo.wait_servers()
+    host_configs = {m.name: (m.container.reload() or m.container.attrs["HostConfig"]) for m in topo.members}
+    case.fact(privileged={n: h.get("Privileged") for n, h in host_configs.items()},
+              cap_add={n: h.get("CapAdd") for n, h in host_configs.items()})
+    for name, hc in host_configs.items():
+        assert hc.get("Privileged") is False and not hc.get("CapAdd"), (name, hc.get("CapAdd"))
