@@ -1,0 +1,131 @@
+"""The benchmark: how long the suite takes on this machine, where a case's time goes, what is slow and why.
+
+    python benchmarks/bench.py                       # -n 1, -n 2 and -n auto over the whole suite
+    python benchmarks/bench.py --workers auto -k sumdb --cold 1.26.4
+
+Writes results/bench.json (and prints it): per worker count the suite's wall time, pytest's counts and
+the harness time per case (case duration minus its go commands: containers, networks, files, logs),
+median and p90, per family; the time to confirm that every image is cached; with --cold, a toolchain
+download and its image build from nothing, in a throw-away cache; the ten slowest cases of the last run
+and why each is slow (the go commands' bounds, whether a watchdog fired).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fixtures import engine, images, results, toolchains  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 3)
+
+
+def seed(results_dir: Path) -> None:
+    """Give a throw-away results dir the durations of the user's last complete run (the longest cases of
+    the last run start first), as the user's own next run would have them."""
+    last = ROOT / "results" / "latest" / "results.jsonl"
+    if last.exists():
+        (results_dir / "seed").mkdir()
+        (results_dir / "seed" / "results.jsonl").write_bytes(last.read_bytes())
+        (results_dir / "latest").symlink_to("seed")
+
+
+def suite(workers: str, select: list[str], results_dir: Path) -> dict:
+    seed(results_dir)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers,
+                           "--results-dir", str(results_dir), "scenarios", *select],
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    summary = [l for l in proc.stdout.splitlines() if " in " in l and ("passed" in l or "failed" in l)]
+    lines = results.read(results_dir / "latest" / "results.jsonl") if (results_dir / "latest").exists() else []
+    families: dict[str, list[float]] = {}
+    for line in lines:
+        families.setdefault(line["family"], []).append(line.get("harness_s") or 0.0)
+    every = [h for hs in families.values() for h in hs]
+    return {"workers": workers, "exit": proc.returncode, "wall_s": round(wall, 1),
+            "pytest": summary[-1].strip("= ") if summary else proc.stdout[-300:], "cases": len(lines),
+            "harness_s": {"median": percentile(every, 0.5), "p90": percentile(every, 0.9)},
+            "harness_s_by_family": {f: {"cases": len(hs), "median": percentile(hs, 0.5), "p90": percentile(hs, 0.9)}
+                                    for f, hs in sorted(families.items())},
+            "slowest": slowest(lines)}
+
+
+def slowest(lines: list[dict], n: int = 10) -> list[dict]:
+    """The n longest cases, each with where its time went."""
+    out = []
+    for line in sorted(lines, key=lambda l: -(l.get("duration_s") or 0))[:n]:
+        commands = line.get("observations") or []
+        why = [f"{o['command'][:70]}: {o['duration_s']} s" + (" (watchdog fired)" if o.get("timed_out") else "")
+               for o in sorted(commands, key=lambda o: -o["duration_s"])[:2]]
+        out.append({"nodeid": line["nodeid"], "duration_s": line.get("duration_s"),
+                    "harness_s": line.get("harness_s"), "why": why})
+    return out
+
+
+def image_check_s() -> float:
+    client = engine.connect()
+    started = time.monotonic()
+    images.ensure_base(client)
+    for name in images.SERVICE_IMAGES:
+        images.ensure_image(client, name)
+    images.ensure_go_image(client, toolchains.ensure(toolchains.DEFAULT_GO))
+    return round(time.monotonic() - started, 2)
+
+
+def cold(release: str) -> dict:
+    """Download one release and build its image from nothing (a throw-away cache; the image is removed)."""
+    client = engine.connect()
+    with tempfile.TemporaryDirectory(prefix="gotraps-bench-") as cache:
+        os.environ["GOTRAPS_CACHE"] = cache
+        try:
+            started = time.monotonic()
+            toolchain = toolchains.ensure(release)
+            downloaded = time.monotonic() - started
+            tag = images.ensure_go_image(client, toolchain)
+            built = time.monotonic() - started - downloaded
+        finally:
+            del os.environ["GOTRAPS_CACHE"]
+        client.images.remove(tag, force=True)
+    return {"release": release, "download_s": round(downloaded, 1), "image_build_s": round(built, 1)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", default="1,2,auto", help="comma-separated -n values (default 1,2,auto)")
+    ap.add_argument("-k", dest="keyword", help="only the scenarios matching this pytest -k expression")
+    ap.add_argument("--cold", metavar="RELEASE", help="also time a cold download and image build of RELEASE")
+    ap.add_argument("--out", default=str(ROOT / "results" / "bench.json"))
+    args = ap.parse_args(argv)
+    select = ["-k", args.keyword] if args.keyword else []
+    report = {"host": {"cores": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+              "command": " ".join(["python", "benchmarks/bench.py", *(argv or sys.argv[1:])]),
+              "image_cache_check_s": image_check_s(), "suite": []}
+    for workers in args.workers.split(","):
+        with tempfile.TemporaryDirectory(prefix="gotraps-bench-results-") as out:
+            report["suite"].append(suite(workers.strip(), select, Path(out)))
+            print(json.dumps(report["suite"][-1], indent=1), flush=True)
+    if args.cold:
+        report["cold"] = cold(args.cold)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
