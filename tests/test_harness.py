@@ -118,5 +118,5 @@ def test_no_engine_stops_the_session_with_one_clear_message(tmp_path):
                    env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     out = proc.stdout + proc.stderr
     assert proc.returncode == 4, out
-    assert "no Docker engine answers" in out and "python -m fixtures.engine setup" in out
+    assert "no Docker engine answers" in out and "gotraps setup" in out
     assert " passed" not in out and " skipped" not in out
