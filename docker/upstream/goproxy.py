@@ -37,6 +37,14 @@ system store. A failure to get any answer (refused, DNS, timeout, TLS,
 truncated body...) is a 502 whose text/plain body says what happened. The
 supported answer does not depend on the DB being reachable.
 
+Prebuilt module versions (too big for a txtar fixture, e.g. a Go toolchain
+module golang.org/toolchain@v0.0.1-go1.27.3.linux-amd64) are files laid out
+as the protocol's URLs: state/prebuilt/<escaped path>/@v/<escaped version>.
+{info,mod,zip}, served as they are, before any fixture of the same version,
+and listed by /@v/list beside the fixtures' versions. The checksum DB role
+reads its record for such a version from the .gosum file beside them
+(prebuilt_file()).
+
 Being a module's origin: state/goimport.json is
     {"<module path prefix>": "<vcs> <repo URL>", ...}   e.g. {"example.com/lib": "mod https://origin.corp.test"}
 and a GET of https://<host>/<path>?go-get=1 whose import path <host>/<path>
@@ -220,6 +228,21 @@ def _revision_ids(mod):
     return [i for i in ids if i]
 
 
+def prebuilt_file(state_dir, mpath, version, ext):
+    """The file of a prebuilt module version (see above), or None."""
+    name = os.path.join(state_dir, "prebuilt", gomod.escape_path(mpath), "@v",
+                        "%s.%s" % (gomod.escape_version(version), ext))
+    return name if os.path.isfile(name) else None
+
+
+def prebuilt_versions(state_dir, mpath):
+    try:
+        names = os.listdir(os.path.join(state_dir, "prebuilt", gomod.escape_path(mpath), "@v"))
+    except (OSError, ValueError):
+        return []
+    return [gomod.unescape_version(n[:-len(".info")]) for n in names if n.endswith(".info")]
+
+
 def parse_goimport(data):
     """state/goimport.json: {"<module path prefix>": "<vcs> <repo URL>"}."""
     if not isinstance(data, dict) or not all(
@@ -313,10 +336,11 @@ class GoProxy(Upstream):
         mods, err = self._versions(mpath)
         if err:
             return err
-        if not mods:
+        prebuilt = prebuilt_versions(self.state_dir, mpath)
+        if not mods and not prebuilt:
             return _not_found("module %s: no such module on this proxy" % mpath)
-        versions = sorted((m.version for m in mods if m.major_ok and not gomod.is_pseudo_version(m.version)),
-                          key=gomod.semver_sort_key)
+        versions = sorted({m.version for m in mods or () if m.major_ok and not gomod.is_pseudo_version(m.version)}
+                          | set(prebuilt), key=gomod.semver_sort_key)
         return Response(200, {"Content-Type": CT_TEXT}, "".join(v + "\n" for v in versions))
 
     def _latest(self, enc):
@@ -334,6 +358,10 @@ class GoProxy(Upstream):
         return Response(200, {"Content-Type": CT_JSON}, candidates[latest].info)
 
     def _file(self, mpath, version, ext):
+        prebuilt = prebuilt_file(self.state_dir, mpath, version, ext)
+        if prebuilt:
+            with open(prebuilt, "rb") as f:
+                return Response(200, {"Content-Type": {"info": CT_JSON, "mod": CT_TEXT, "zip": CT_ZIP}[ext]}, f.read())
         modules, by_path, errors, _ = self.modset.snapshot()
         if (mpath, version) in errors:
             return text_response(500, "%s\n" % errors[(mpath, version)], CT_TEXT)

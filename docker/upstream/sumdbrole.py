@@ -16,6 +16,9 @@ State directory (the harness writes these files; the role never does):
                          to load answers 500 with the error. Unknown module or
                          version: 404 "not found: <mod>@<ver>: invalid version:
                          unknown revision <ver>", like sum.golang.org.
+  state/prebuilt/...     A prebuilt module version's go.sum lines, in the
+                         .gosum file beside its .zip (goproxy.prebuilt_file):
+                         computed by the host from the zip and .mod it built.
   state/sumdb/lies.json  {"<path>@<version>": "<go.sum lines, newline-
                          terminated>"}: what the database records INSTEAD of
                          the real lines (checksum-mismatch scenarios). Lies win
@@ -179,11 +182,15 @@ class SumDBRole(Upstream):
 
     def _lookup(self, path, version):
         """SumDB lookup callback (runs under the DB's lock): the lie, else
-        the fixture's lines, else None (-> 404)."""
+        the prebuilt version's lines, else the fixture's lines, else None (-> 404)."""
         lies, _ = self.lies.get()
         lie = lies.get((path, version))
         if lie is not None:
             return lie
+        prebuilt = goproxy.prebuilt_file(self.state_dir, path, version, "gosum")
+        if prebuilt:       # a prebuilt module version's lines, computed where it was built
+            with open(prebuilt, "rb") as f:
+                return f.read()
         modules, _, errors, _ = self.modset.snapshot()
         if (path, version) in errors:
             raise RuntimeError("fixture for %s@%s does not load: %s" % (path, version, errors[(path, version)]))
