@@ -51,23 +51,6 @@ def token_places(go, token, obs) -> list[str]:
     return places
 
 
-def test_direct_serves_the_fixtures(topo, case):
-    """The control: tags at the root, a module in a subdirectory (tag tools/v1.0.0) and a /v2 major
-    version come out of git with the hashes the module fixtures have."""
-    topo.git_host(GIT)
-    go = direct_client(topo)
-    obs = case.note(go.run("mod", "download", "-json", f"{SECRET}@v1.0.0", f"{SECRET_V2}@v2.0.0", f"{TOOLS}@v1.0.0"))
-    assert obs.ok, obs.errors
-    sums = {o["Path"]: o["Sum"] for o in obs.json_objects()}
-    for path, version in ((SECRET, "v1.0.0"), (SECRET_V2, "v2.0.0"), (TOOLS, "v1.0.0")):
-        assert sums[path] == modules.module(path, version).h1(), path
-    assert all(r.detail["protocol"] == "https" for r in obs.requests_to(GIT))
-    for repo in ("team/secret", "team/mono"):      # discovery first, then git
-        assert obs.requests_to(GIT, rf"^/{repo}[/?]")[0].path.endswith("?go-get=1"), repo
-    assert obs.requests_to(GIT, r"^/team/mono/info/refs"), "the subdirectory module comes from its repository"
-    case.fact(git_requests=[f"{r.method} {r.path} -> {r.status}" for r in obs.requests_to(GIT)])
-
-
 # --- credentials -------------------------------------------------------------------------------
 
 PROMPTS = {

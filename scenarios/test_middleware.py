@@ -457,24 +457,3 @@ def test_go_get_x_through_middleware(topo, case, middleware):
     case.claim("C3.2", CONFIRMED if shown and set(logged) <= set(shown) else REFUTED,
                f"`go get -x` printed {len(shown)} '# get' lines, one per request in {middleware}'s log "
                f"({len(logged)}), with status and time")
-
-
-@pytest.mark.claims("C3.8")
-def test_a_middleware_404_sends_go_to_git(topo, case):
-    """C3.8's chain end to end: the article's Nginx rule answers its HTML 404 for a private module (go sent
-    no Accept to lose), and GOPROXY=<mirror>,direct takes go to the real git host."""
-    case.params["middleware"], case.params["variant"] = "nginx", "article"
-    up = topo.upstream(PROXY)
-    mw = topo.nginx(MIRROR, "article", upstream=up)
-    topo.git_host("git.corp.test")
-    go = topo.go(GOPROXY=f"{mw.url},direct", GONOSUMDB="git.corp.test")
-    obs = case.note(go.run("mod", "download", "-json", "git.corp.test/team/secret@v1.0.0"))
-    at_mw = [r for r in obs.requests if r.server == mw.host]
-    git = obs.requests_to("git.corp.test")
-    case.fact(mw_statuses=sorted({r.status for r in at_mw}), git_requests=[f"{r.method} {r.path}" for r in git][:6],
-              accept_sent=sorted({r.headers.get("Accept") for r in at_mw} - {None}))
-    assert obs.ok and at_mw and {r.status for r in at_mw} == {404}, obs.errors
-    assert any("?go-get=1" in r.path for r in git) and any("git-upload-pack" in r.path for r in git), git
-    assert not any(r.headers.get("Accept") for r in at_mw), "go sent an Accept header"
-    case.claim("C3.8", PARTLY, "an HTML 404 from the middleware did send go to git (GOPROXY=<mirror>,direct), "
-               "but no Accept header was involved: go sends none, and the article's own ^/@v/ rule made the 404")

@@ -2,6 +2,8 @@
 
 The cache of the go client is $GOPATH/pkg/mod = /root/go/pkg/mod: downloads (zip, .mod, .info,
 .ziphash, .lock) under cache/download/<escaped path>/@v/, extracted trees at <escaped path>@<version>.
+The layout, an edited tree, an interrupted extraction and the article's bypass command are
+scripts: scenarios/script/modcache_*.txt.
 """
 import re
 
@@ -73,41 +75,6 @@ def test_corrupt_zip_in_cache(topo, case, corruption, extracted):
                + f"; go mod verify: {verify.error_line}")
 
 
-@pytest.mark.claims("C1.5")
-@pytest.mark.parametrize("state", ["marker only", "marker and half-extracted tree"])
-def test_interrupted_extraction(topo, case, state):
-    """What an extraction interrupted half-way leaves: the .partial marker (written before extracting,
-    removed after) and possibly a tree missing files. Does the next build notice?"""
-    _, go = warm_client(topo)
-    go.write({f"{DL}/v1.0.0.partial": ""})
-    if state != "marker only":
-        go.sh(f"chmod -R u+w {EXTRACTED} && rm {EXTRACTED}/lib.go", record=False)
-    build = case.note(go.run(*BUILD))
-    case.fact(build_ok=build.ok, marker_left=go.ls(f"{DL}/v1.0.0.partial"), error_line=build.error_line)
-    assert build.ok, build.errors
-    assert built_version(go) == "v1.0.0"
-    assert go.ls(f"{DL}/v1.0.0.partial", f"{EXTRACTED}/lib.go") == [f"{EXTRACTED}/lib.go"], "re-extracted"
-    case.claim("C1.5", REFUTED, f"{state}: the .partial marker made go extract again from the verified zip; "
-                                "the build got the right content")
-
-
-@pytest.mark.claims("C1.5")
-def test_edited_extracted_source(topo, case):
-    """A file of the extracted tree edited after download (the cache is read-only, but not to root)."""
-    proxy, go = warm_client(topo)
-    go.sh(f"chmod u+w {EXTRACTED}/lib.go && sed -i 's/\"v1.0.0\"/\"EDITED\"/' {EXTRACTED}/lib.go", record=False)
-    build = case.note(go.run(*BUILD))
-    version = built_version(go)
-    verify = go.run("mod", "verify")
-    download = go.run("mod", "download", "-json", f"{LIB}@v1.0.0")
-    case.fact(built=version, verify_error=verify.error_line, download_refetched=bool(download.requests))
-    assert build.ok and version == "EDITED", "go build uses the edited tree without a word"
-    assert not verify.ok and f"dir has been modified ({EXTRACTED})" in verify.errors, verify.errors
-    assert download.ok and not download.requests, "go mod download trusts the cache and fetches nothing"
-    case.claim("C1.5", PARTLY, "an edited cache tree is built silently (same version, other content); "
-                               f"only `go mod verify` notices: {verify.error_line}")
-
-
 @pytest.mark.parametrize("lock", ["left behind", "held by another process"])
 def test_lock_file(topo, case, lock):
     """cache/download/.../v1.0.0.lock: go serializes on flock(2) of this file, not on its existence."""
@@ -166,39 +133,3 @@ def test_article_cleanup_recipe(topo, case):
     case.claim("C1.8", REFUTED if not article_glob else PARTLY,
                f"leftovers of a killed download: {[p.rsplit('/', 1)[1] for p in leftovers]}; the article's "
                f"glob matched {article_glob or 'nothing'}; go clean -modcache removes the whole cache anyway")
-
-
-@pytest.mark.claims("C4.1")
-def test_cache_layout(topo, case):
-    """Where extracted modules live, for a plain path, an upper-case path and a +incompatible version."""
-    topo.upstream(PROXY)
-    go = topo.go(GOPROXY=f"http://{PROXY}")
-    obs = case.note(go.run("mod", "download", "-json", f"{LIB}@v1.0.0", "example.com/Upper@v1.0.0",
-                           "example.com/nomod@v2.0.0+incompatible", cwd="/tmp"))
-    assert obs.ok, obs.errors
-    dirs = go.ls(f"{MODCACHE}/example.com/*")
-    case.fact(extracted_dirs=dirs)
-    assert sorted(dirs) == sorted([f"{MODCACHE}/example.com/!upper@v1.0.0", EXTRACTED,
-                                   f"{MODCACHE}/example.com/nomod@v2.0.0+incompatible"])
-    assert [o["Dir"] for o in obs.json_objects()] == [EXTRACTED, f"{MODCACHE}/example.com/!upper@v1.0.0",
-                                                      f"{MODCACHE}/example.com/nomod@v2.0.0+incompatible"]
-    hashed = [d for d in dirs if re.search(r"\+[^/]*@|@v[^/]*-[0-9a-f]{24}$", d.replace("+incompatible", ""))]
-    case.claim("C4.1", CONFIRMED if hashed else REFUTED,
-               f"extracted trees are <escaped path>@<version>, no '+' join, no hash suffix: {dirs}")
-
-
-@pytest.mark.claims("C1.7")
-def test_article_bypass_command(topo, case):
-    """The article's diagnosis command on a warm cache: does it bypass the cache, does it log more?"""
-    proxy, go = warm_client(topo)
-    obs = case.note(go.sh(f"GOPROXY=http://{PROXY},direct GOSUMDB=off go list -m -u all"))
-    paths = [r.path for r in obs.requests]
-    refetched = [p for p in paths if re.search(r"/@v/v1\.0\.0\.(zip|mod|info)$", p)]
-    case.fact(requests=paths, output=obs.stdout.strip().splitlines())
-    assert obs.ok, obs.errors
-    assert f"{LIB} v1.0.0 [v1.1.0]" in obs.stdout, "-u shows the available upgrade"
-    assert any(p.endswith("/@v/list") for p in paths), "-u asks the proxy for the version list"
-    assert not refetched, "the cached version is not fetched again"
-    assert obs.stderr.strip() == "", "no verbose log"
-    case.claim("C1.7", REFUTED, f"it asked the proxy only {sorted(set(paths))} to look for upgrades, re-fetched "
-                                "nothing from the cache and printed no log: -u lists upgrades, nothing more")

@@ -5,6 +5,9 @@ joined by `|` fall back on any error; `direct` ends the list (later entries are 
 fails. The article says a 10 s timeout, a 404 or any 5xx falls back (C3.3), that an intercepted or
 timing-out proxy is skipped (C1.3), that GOPROXY=off can't be used with modules (C3.1), and that
 three failures trip a 30 s circuit breaker (C3.4).
+
+The single-shot cases (direct and off entries, GOPROXY=off, the circuit breaker, a version
+published while running) are scripts: scenarios/script/proxy_*.txt.
 """
 import pytest
 
@@ -157,92 +160,3 @@ def test_intercepted_proxy_then_direct(topo, case, failure):
     case.claim("C1.3", REFUTED if not tried_direct else CONFIRMED,
                f"proxy {failure}: direct tried={tried_direct}, "
                + (f"hung until the {HANG_WATCHDOG_S} s watchdog" if obs.timed_out else f"error: {obs.error_line}"))
-
-
-def test_not_found_everywhere_then_direct(topo, case):
-    """The control for the test above: a 404 does fall through to direct, which asks the origin."""
-    failing_proxy(topo, "404")
-    topo.upstream(ORIGIN)
-    go = topo.go(GOPROXY=f"http://{A},direct", GOINSECURE=ORIGIN)
-    obs = case.note(go.run("mod", "download", "-json", MOD))
-    assert obs.requests_to(A) and obs.requests_to(ORIGIN, r"go-get=1"), obs.errors
-    assert not obs.ok     # the origin is no VCS host: direct fails, after being tried
-    case.fact(error_line=obs.error_line)
-
-
-@pytest.mark.parametrize("goproxy, asked, not_asked", [
-    (f"direct,http://{B}", [ORIGIN], [B]),          # direct ends the list: later entries are ignored
-    (f"off,http://{B}", [], [B, ORIGIN]),          # off fails at once
-    (f"http://{A},off", [A], [ORIGIN]),             # A answers 404, then off
-], ids=["direct-first", "off-first", "404-then-off"])
-def test_direct_and_off_entries(topo, case, goproxy, asked, not_asked):
-    topo.upstream(A).fault(r"/example\.com/", "status", code=404)
-    topo.upstream(B)
-    topo.upstream(ORIGIN)
-    go = topo.go(GOPROXY=goproxy, GOINSECURE=ORIGIN)
-    obs = case.note(go.run("mod", "download", "-json", MOD))
-    case.fact(asked=obs.servers_asked(), error_line=obs.error_line)
-    assert not obs.ok
-    for host in asked:
-        assert obs.requests_to(host), f"{host} should have been asked"
-    for host in not_asked:
-        assert not obs.requests_to(host), f"{host} should not have been asked"
-    if "off" in goproxy:
-        assert "disabled by GOPROXY=off" in obs.errors
-
-
-@pytest.mark.claims("C3.1")
-def test_goproxy_off_with_modules_on(topo, case):
-    """GOPROXY=off with GO111MODULE=on: does it refuse to work, or does it just forbid network lookups?"""
-    topo.upstream(A)
-    go = topo.go(GOPROXY=f"http://{A}", GO111MODULE="on")
-    go.write({"go.mod": "module example.com/app\n\ngo 1.21\n\nrequire example.com/lib v1.0.0\n",
-              "main.go": 'package main\n\nimport "example.com/lib"\n\nfunc main() { println(lib.Version()) }\n'})
-    assert go.run("mod", "download").ok
-    cached = case.note(go.run("build", "-o", "/tmp/app", ".", env={"GOPROXY": "off"}))
-    uncached = go.run("mod", "download", "example.com/util@v1.0.0", env={"GOPROXY": "off"})
-    case.fact(build_from_cache_ok=cached.ok, uncached_error=uncached.error_line)
-    assert cached.ok, cached.errors
-    assert not uncached.ok and "disabled by GOPROXY=off" in uncached.errors
-    assert not cached.requests and not uncached.requests, "GOPROXY=off must not reach the proxy"
-    case.claim("C3.1", REFUTED if cached.ok else CONFIRMED,
-               "GO111MODULE=on GOPROXY=off builds from the module cache; only a lookup of a module that is "
-               f"not cached fails: {uncached.error_line}")
-
-
-@pytest.mark.claims("C3.4")
-def test_no_circuit_breaker(topo, case):
-    """Three (and more) consecutive failures of a proxy within 30 s: is it skipped afterwards?
-    A answers 500 to everything; with `|` each command falls back to B. A circuit breaker would
-    show as A receiving no request from the later commands."""
-    topo.upstream(A).fault(r".*", "status", code=500)
-    topo.upstream(B)
-    go = topo.go(GOPROXY=f"http://{A}|http://{B}")
-    per_command = []
-    for mod in ["example.com/lib@v1.0.0", "example.com/lib@v1.1.0", "example.com/util@v1.0.0",
-                "example.com/Upper@v1.0.0", "example.com/lib@v1.2.0-0.20240701000000-abcdefabcdef"]:
-        obs = go.run("mod", "download", "-json", mod)
-        assert obs.ok, obs.errors
-        per_command.append(len(obs.requests_to(A)))
-    first, last = topo.observations[0], topo.observations[-1]
-    window = last.duration_s + (last.requests[-1].t - first.requests[0].t if last.requests else 0)
-    case.fact(requests_to_failing_proxy_per_command=per_command, window_s=round(window, 1))
-    breaker = any(n == 0 for n in per_command[3:])
-    assert not breaker, f"A was skipped after three failures: {per_command}"
-    case.claim("C3.4", REFUTED if not breaker else CONFIRMED,
-               f"requests to the failing proxy per command: {per_command} within {window:.1f} s")
-
-
-def test_version_published_while_running(topo, case):
-    """A release published between two commands: does @latest follow it, or does a cached list win?"""
-    proxy = topo.upstream(A)
-    go = topo.go(GOPROXY=f"http://{A}")
-    before = go.run("list", "-m", "-json", "example.com/lib@latest", cwd="/tmp")
-    release = (topo.session.module_files["example.com_lib_v1.1.0.txt"].decode()
-               .replace("v1.1.0", "v1.3.0").replace("2024-06-01", "2024-09-01"))
-    proxy.publish("example.com_lib_v1.3.0.txt", release)
-    after = case.note(go.run("list", "-m", "-json", "example.com/lib@latest", cwd="/tmp"))
-    versions = [obs.json_objects()[0]["Version"] for obs in (before, after)]
-    case.fact(latest_before_and_after=versions, list_requests=len(after.requests_to(A, r"/@v/list$")))
-    assert versions == ["v1.1.0", "v1.3.0"], versions
-    assert after.requests_to(A, r"/@v/list$"), "each query asks the proxy for the version list again"

@@ -18,6 +18,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cmdgoproxy  # noqa: E402
 import goproxy  # noqa: E402
 import httpfault  # noqa: E402
 import sumdbrole  # noqa: E402
@@ -26,6 +27,7 @@ import sumdbrole  # noqa: E402
 ROLES = {
     "goproxy": goproxy.GoProxy,
     "sumdb": sumdbrole.SumDBRole,
+    "cmdgo": cmdgoproxy.CmdGoProxy,     # Go's own test proxy's URLs (cmd/go/proxy_test.go)
 }
 
 
