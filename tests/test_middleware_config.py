@@ -49,10 +49,14 @@ def test_values_reach_the_config():
 
 def test_rejected_config_excerpt_points_at_the_line():
     mw = Middleware.__new__(Middleware)
+    mw.program = PROGRAMS["nginx"]
     mw.config = "\n".join(f"line {i}" for i in range(1, 21))
     excerpt = mw._config_excerpt('config rejected by nginx:\nnginx: [emerg] unknown directive "x" in '
                                  '/etc/gotraps/nginx.conf:12')
     assert ">  12 line 12" in excerpt and "   8 line 8" in excerpt and "line 17" not in excerpt
+    # a time of day is not a line number: without the config's path and a line, the whole config
+    whole = mw._config_excerpt("[2026-11-25 16:24:42.986][critical] error initializing configuration")
+    assert "  20 line 20" in whole and ">" not in whole.split(":", 1)[1]
 
 
 def test_nginx_log_line():
