@@ -151,11 +151,6 @@ HOST_KEYS = ["known", "no known_hosts entry", "no known_hosts entry, user's GIT_
              "rotated host key"]
 
 
-def go_minor(go) -> int:
-    """The minor release of the client's go (27 for go1.27.3)."""
-    return int(go.sh("go env GOVERSION", record=False).stdout.strip().removeprefix("go").split(".")[1])
-
-
 @pytest.mark.claims("C1.6")
 @pytest.mark.parametrize("terminal", [False, True], ids=["no terminal", "in a terminal"])
 @pytest.mark.parametrize("host_key", HOST_KEYS)
@@ -169,7 +164,7 @@ def test_ssh_host_key(topo, case, host_key, terminal):
     git.give(go, "ssh", known_hosts=not host_key.startswith("no known_hosts"))
     if host_key == "rotated host key":
         git.rotate_host_key()
-    batch_mode = go_minor(go) <= 24 and "GIT_SSH_COMMAND" not in host_key
+    batch_mode = go.go_minor() <= 24 and "GIT_SSH_COMMAND" not in host_key
     obs = case.note(get(go, terminal=terminal, timeout=HANG_S if terminal else 30))
     ssh = [r for r in obs.requests_to(GIT) if r.method == "SSH"]
     text = output(obs)

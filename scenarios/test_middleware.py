@@ -107,7 +107,8 @@ def test_header_fidelity(topo, case, middleware, variant):
         mw, env = None, {"GOPROXY": f"http://{PROXY}"}
     else:
         mw, env = route(topo, middleware, variant, up)
-    obs = case.note(topo.go(**env).run("mod", "download", "-json", LIB))
+    go = topo.go(**env)
+    obs = case.note(go.run("mod", "download", "-json", LIB))
     at_up = obs.requests_to(PROXY)
     assert obs.ok and at_up, obs.errors
     received = {k.lower(): v for r in at_up for k, v in r.headers.items()}
@@ -116,7 +117,9 @@ def test_header_fidelity(topo, case, middleware, variant):
     added = sorted(set(received) - {"host", "user-agent", "accept-encoding", "connection"})
     case.fact(user_agent=user_agent, headers_at_upstream=sorted(received), added_on_the_way=added,
               accept_at_upstream=received.get("accept"))
-    assert user_agent.startswith("GoCommand/"), received
+    # Since go1.27 the go command names itself; before, net/http's default went out.
+    expected_agent = "GoCommand/1 (+https://go.dev/cmd/go)" if go.go_minor() >= 27 else "Go-http-client/1.1"
+    assert user_agent == expected_agent, received
 
     accept_sent = received.get("accept") if middleware == "none" else sent.get("accept")
     case.claim("C2.6", REFUTED if not accept_sent else PARTLY,

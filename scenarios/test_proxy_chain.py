@@ -16,7 +16,7 @@ from fixtures.claims import CONFIRMED, PARTLY, REFUTED
 A, B, ORIGIN = "proxy-a.corp.test", "proxy-b.corp.test", "example.com"
 MOD = "example.com/lib@v1.0.0"
 # Longer than the article's "default 10 s per hop", so a 10 s timeout would show as a fallback.
-HANG_WATCHDOG_S = 20
+HANG_WATCHDOG_S = 12
 
 # How proxy A fails. Each maps to (topology keyword arguments, fault rule or None).
 FAILURES = {
