@@ -2,12 +2,15 @@
 
     python benchmarks/bench.py                       # -n 1, -n 2 and -n auto over the whole suite
     python benchmarks/bench.py --workers auto -k sumdb --cold 1.26.4
+    python benchmarks/bench.py --workers auto,auto:nopool   # the same run without the container pool
 
 Writes results/bench.json (and prints it): per worker count the suite's wall time, pytest's counts and
-the harness time per case (case duration minus its go commands: containers, networks, files, logs),
-median and p90, per family; the time to confirm that every image is cached; with --cold, a toolchain
+the machine's busy CPU seconds, the harness time per case (case duration minus the time its go
+commands ran: containers, networks, files, logs), median and p90, per family; the time to confirm that every image is cached; with --cold, a toolchain
 download and its image build from nothing, in a throw-away cache; the ten slowest cases of the last run
-and why each is slow (the go commands' bounds, whether a watchdog fired).
+and why each is slow (the go commands' bounds, whether a watchdog fired); and, between the runs, every
+case whose behaviour changed (the run diff): a flip, since the runs differ only in how they ran. A
+worker count may end in ":nopool" (GOTRAPS_POOL=0: every upstream in a container of its own).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures import engine, images, results, toolchains  # noqa: E402
+from fixtures import engine, images, results, rundiff, runs, toolchains  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -44,25 +47,46 @@ def seed(results_dir: Path) -> None:
         (results_dir / "latest").symlink_to("seed")
 
 
-def suite(workers: str, select: list[str], results_dir: Path) -> dict:
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy (engine, containers, pytest) since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def suite(label: str, select: list[str], results_dir: Path) -> dict:
+    workers, _, variant = label.partition(":")
     seed(results_dir)
-    started = time.monotonic()
+    env = {**os.environ, **({"GOTRAPS_POOL": "0"} if variant == "nopool" else {})}
+    started, cpu = time.monotonic(), busy_cpu_s()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers,
                            "--results-dir", str(results_dir), "scenarios", *select],
-                          cwd=ROOT, capture_output=True, text=True)
-    wall = time.monotonic() - started
+                          cwd=ROOT, capture_output=True, text=True, env=env)
+    wall, cpu = time.monotonic() - started, busy_cpu_s() - cpu
     summary = [l for l in proc.stdout.splitlines() if " in " in l and ("passed" in l or "failed" in l)]
     lines = results.read(results_dir / "latest" / "results.jsonl") if (results_dir / "latest").exists() else []
     families: dict[str, list[float]] = {}
     for line in lines:
         families.setdefault(line["family"], []).append(line.get("harness_s") or 0.0)
     every = [h for hs in families.values() for h in hs]
-    return {"workers": workers, "exit": proc.returncode, "wall_s": round(wall, 1),
+    return {"workers": label, "exit": proc.returncode, "wall_s": round(wall, 1), "busy_cpu_s": round(cpu, 1),
             "pytest": summary[-1].strip("= ") if summary else proc.stdout[-300:], "cases": len(lines),
+            "case_time_s": round(sum(l.get("duration_s") or 0 for l in lines), 1),
             "harness_s": {"median": percentile(every, 0.5), "p90": percentile(every, 0.9)},
             "harness_s_by_family": {f: {"cases": len(hs), "median": percentile(hs, 0.5), "p90": percentile(hs, 0.9)}
                                     for f, hs in sorted(families.items())},
             "slowest": slowest(lines)}
+
+
+def flips(run_dirs: dict[str, Path]) -> list[dict]:
+    """The run diff of each later run against the first: what changed is a flip."""
+    loaded = {label: runs.load(d / "latest") for label, d in run_dirs.items() if (d / "latest").exists()}
+    labels = list(loaded)
+    out = []
+    for label in labels[1:]:
+        d = rundiff.diff(loaded[labels[0]], loaded[label])
+        out.append({"a": labels[0], "b": label, "compared": d.compared, "flips": len(d.changes),
+                    "cases": [c.case for c in d.changes], "details": rundiff.format_diff(d, limit=20)})
+    return out
 
 
 def slowest(lines: list[dict], n: int = 10) -> list[dict]:
@@ -110,15 +134,23 @@ def main(argv=None) -> int:
     ap.add_argument("-k", dest="keyword", help="only the scenarios matching this pytest -k expression")
     ap.add_argument("--cold", metavar="RELEASE", help="also time a cold download and image build of RELEASE")
     ap.add_argument("--out", default=str(ROOT / "results" / "bench.json"))
+    ap.add_argument("--keep-runs", metavar="DIR", help="keep each run's results under DIR/<workers>")
     args = ap.parse_args(argv)
     select = ["-k", args.keyword] if args.keyword else []
     report = {"host": {"cores": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
               "command": " ".join(["python", "benchmarks/bench.py", *(argv or sys.argv[1:])]),
               "image_cache_check_s": image_check_s(), "suite": []}
-    for workers in args.workers.split(","):
-        with tempfile.TemporaryDirectory(prefix="gotraps-bench-results-") as out:
-            report["suite"].append(suite(workers.strip(), select, Path(out)))
+    run_dirs = {}
+    with tempfile.TemporaryDirectory(prefix="gotraps-bench-results-") as tmp:
+        for label in (w.strip() for w in args.workers.split(",")):
+            out = Path(args.keep_runs or tmp) / label.replace(":", "-")
+            out.mkdir(parents=True, exist_ok=True)
+            report["suite"].append(suite(label, select, out))
+            run_dirs[label] = out
             print(json.dumps(report["suite"][-1], indent=1), flush=True)
+        report["flips"] = flips(run_dirs)
+    for f in report["flips"]:
+        print(f"run diff {f['a']} -> {f['b']}: {f['flips']} of {f['compared']} cases changed", flush=True)
     if args.cold:
         report["cold"] = cold(args.cold)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

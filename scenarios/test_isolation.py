@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from fixtures.topology import Topology
 
 PROXY = "proxy.corp.test"
@@ -66,6 +68,71 @@ def test_watchdog_ends_a_command_that_never_would(topo, case):
     case.fact(duration_s=round(obs.duration_s, 2), exit_code=obs.exit_code)
     assert obs.timed_out and not obs.ok, obs
     assert obs.duration_s < 2 + 2.5, f"the 2 s watchdog took {obs.duration_s:.1f} s (TERM, then KILL 2 s later)"
+
+
+def test_watchdog_tells_a_starved_command_from_a_hang(topo, case):
+    """An overloaded machine can make the watchdog fire on a command that would have finished: such an
+    observation must not count as a behaviour of Go. The container's CPU pressure tells them apart: a
+    command blocked on the network waits for no CPU; one starved of CPU does (here: more busy loops than
+    the machine has cores, all in the client)."""
+    go = topo.go()
+    hang = go.sh("sleep 1000", timeout=2, record=False)
+    loops = 2 * (os.cpu_count() or 2)
+    starved = go.sh(f"for i in $(seq {loops}); do (while :; do :; done) & done; wait", timeout=2, record=False)
+    if hang.cpu_stall_s is None:
+        pytest.skip("the engine's cgroups are not readable from here (a remote engine): no CPU pressure")
+    case.fact(hang_stall_s=round(hang.cpu_stall_s, 3), starved_stall_s=round(starved.cpu_stall_s, 3))
+    assert hang.timed_out and not hang.starved, hang.cpu_stall_s
+    assert starved.timed_out and starved.starved, starved.cpu_stall_s
+
+
+def test_a_pooled_upstream_carries_nothing_to_the_next_case(topo, case):
+    """Upstream containers go from case to case (fixtures/pool.py). One case leaves faults, a published
+    version, requests, a file in /tmp and a running process behind: the next case gets the same
+    container, and none of it. Another leaves a file outside what the reset empties: its container is
+    never handed on."""
+    if topo.session.pool is None:
+        pytest.skip("GOTRAPS_POOL=0: no pool to check")
+    env = {"GOPROXY": f"http://{PROXY}", "GOFLAGS": "-mod=mod"}
+
+    def case_on_pooled_upstream(name, dirty):
+        t = Topology(topo.session, topo.labels["gotraps.test"] + name, topo.release)
+        try:
+            up = t.upstream(PROXY)
+            go = t.go(**env)
+            versions = go.run("list", "-m", "-versions", "example.com/lib")
+            seen = {"container": up.container.id, "versions": versions.stdout.split()[1:],
+                    "requests_before": len(up.requests()) - len(versions.requests),
+                    "processes": go_free_ps(up)}
+            dirty(up)
+        finally:
+            t.close()
+            topo.session.settle()       # the container is reset and back in the pool (or removed)
+        return seen
+
+    def go_free_ps(up):
+        return sorted(up.container.exec_run(["sh", "-c", "cat /proc/[0-9]*/comm"]).output.decode().split())
+
+    def leave_state(up):
+        up.fault(r"/lib/@v/list$", "status", code=410)
+        up.publish("example.com_lib_v9.9.9.txt", "-- .mod --\nmodule example.com/lib\n-- go.mod --\n"
+                                                  "module example.com/lib\n-- lib.go --\npackage lib\n")
+        up.container.exec_run(["sh", "-c", "echo left > /tmp/left-behind; sleep 1000 >/dev/null 2>&1 &"])
+
+    def leave_stray(up):
+        up.container.exec_run(["sh", "-c", "echo stray > /etc/stray"])
+
+    discarded = topo.session.pool.stats["discarded"]
+    first = case_on_pooled_upstream("-1", leave_state)
+    second = case_on_pooled_upstream("-2", leave_stray)
+    third = case_on_pooled_upstream("-3", lambda up: None)
+    case.fact(first=first, second=second, third=third, discarded=topo.session.pool.stats["discarded"] - discarded,
+              why=topo.session.pool.last_problem)
+    assert second["container"] == first["container"], "a clean container goes back to the pool"
+    assert second["versions"] == first["versions"] and "v9.9.9" not in second["versions"], second
+    assert second["requests_before"] == 0 and second["processes"] == first["processes"], (first, second)
+    assert third["container"] != second["container"], "a container changed outside its state is removed"
+    assert topo.session.pool.stats["discarded"] == discarded + 1
 
 
 def test_no_container_is_privileged(topo, case):

@@ -108,12 +108,18 @@ def clean_during_extraction(t: Trials, argv, i):
 
 def extraction_during_clean(t: Trials, argv, i):
     # Fill the cache (and a second copy of big's tree, so the removal takes a while), then stop the
-    # clean as soon as the number of files starts to fall, run the command, and let the clean go on.
+    # clean as soon as its removal has begun, run the command, and let the clean go on. "Begun" is read
+    # from the link counts of the directories holding the cache's subdirectories: the clean first makes
+    # every directory writable (no count changes), then removes depth first, and each of big's 2000
+    # package directories holds one file, so a count falls within a few files of the first removal.
+    # (Counting every file with find in a busy loop took a core from the clean it watched.)
     assert t.go.run("mod", "download").ok
     t.go.sh(f"cp -r {MODCACHE}/example.com/big@v1.0.0 {MODCACHE}/example.com/big-copy", record=False)
+    dirs = " ".join(f"{MODCACHE}/{d}" for d in (".", "example.com", "example.com/big@v1.0.0",
+                                                  "example.com/big-copy", "cache/download/example.com"))
     choreography = (
-        f"n0=$(find {MODCACHE} | wc -l); go clean -modcache & pid=$!; "
-        f"while [ $(find {MODCACHE} 2>/dev/null | wc -l) -ge $n0 ]; do :; done; kill -STOP $pid; "
+        f"s0=$(stat -c %h {dirs}); go clean -modcache & pid=$!; "
+        f"while [ \"$(stat -c %h {dirs} 2>&1)\" = \"$s0\" ]; do sleep 0.001; done; kill -STOP $pid; "
         f"touch /tmp/clean-stopped; while [ ! -e /tmp/clean-go-on ]; do sleep 0.01; done; "
         f"kill -CONT $pid; wait $pid")
     t.go.sh("rm -f /tmp/clean-stopped /tmp/clean-go-on", record=False)

@@ -36,6 +36,7 @@ def test_resolve_rejects_with_a_useful_message(bad, words):
 def test_resolve_local_goroot(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "go").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "go").chmod(0o755)      # a GOROOT's go must be executable
     assert toolchains.resolve(str(tmp_path), listing) == [str(tmp_path)]
 
 
@@ -114,6 +115,7 @@ def test_malformed_go_release_is_a_usage_error_before_any_container():
 def test_no_engine_stops_the_session_with_one_clear_message(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "go").write_text("#!/bin/sh\n")      # a local GOROOT: no package index needed
+    (tmp_path / "bin" / "go").chmod(0o755)
     proc = _pytest("scenarios", "--go", str(tmp_path), "--results-dir", str(tmp_path / "results"),
                    env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     out = proc.stdout + proc.stderr
