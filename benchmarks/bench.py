@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures import engine, images, results, rundiff, runs, toolchains  # noqa: E402
+from fixtures import engine, images, plugin, results, rundiff, runs, toolchains  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -38,13 +38,14 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 def seed(results_dir: Path) -> None:
-    """Give a throw-away results dir the durations of the user's last complete run (the longest cases of
-    the last run start first), as the user's own next run would have them."""
-    last = ROOT / "results" / "latest" / "results.jsonl"
-    if last.exists():
+    """Give a throw-away results dir the case durations of the user's last runs (the longest cases start
+    first), as the user's own next run would have them."""
+    durations = plugin._last_durations(ROOT / "results")
+    if durations:
         (results_dir / "seed").mkdir()
-        (results_dir / "seed" / "results.jsonl").write_bytes(last.read_bytes())
-        (results_dir / "latest").symlink_to("seed")
+        (results_dir / "seed" / "run.json").write_text("{}")
+        (results_dir / "seed" / "results.jsonl").write_text(
+            "".join(json.dumps({"nodeid": n, "duration_s": d}) + "\n" for n, d in durations.items()))
 
 
 def busy_cpu_s() -> float:
