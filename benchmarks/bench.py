@@ -72,10 +72,24 @@ def suite(label: str, select: list[str], results_dir: Path) -> dict:
     return {"workers": label, "exit": proc.returncode, "wall_s": round(wall, 1), "busy_cpu_s": round(cpu, 1),
             "pytest": summary[-1].strip("= ") if summary else proc.stdout[-300:], "cases": len(lines),
             "case_time_s": round(sum(l.get("duration_s") or 0 for l in lines), 1),
+            # what the containers themselves used; the rest of busy_cpu_s is the engine, the kernel, pytest
+            "containers_cpu_s": container_cpu(lines),
             "harness_s": {"median": percentile(every, 0.5), "p90": percentile(every, 0.9)},
             "harness_s_by_family": {f: {"cases": len(hs), "median": percentile(hs, 0.5), "p90": percentile(hs, 0.9)}
                                     for f, hs in sorted(families.items())},
             "slowest": slowest(lines)}
+
+
+def container_cpu(lines: list[dict]) -> dict:
+    """CPU seconds the cases' containers used: go clients (members go0, go1 ...) and servers."""
+    go = servers = 0.0
+    for line in lines:
+        for member, cpu in (line.get("cpu_s") or {}).items():
+            if member.startswith("go") and member[2:].isdigit():
+                go += cpu or 0
+            else:
+                servers += cpu or 0
+    return {"go_clients": round(go, 1), "servers": round(servers, 1)}
 
 
 def flips(run_dirs: dict[str, Path]) -> list[dict]:
@@ -143,11 +157,11 @@ def main(argv=None) -> int:
               "image_cache_check_s": image_check_s(), "suite": []}
     run_dirs = {}
     with tempfile.TemporaryDirectory(prefix="gotraps-bench-results-") as tmp:
-        for label in (w.strip() for w in args.workers.split(",")):
-            out = Path(args.keep_runs or tmp) / label.replace(":", "-")
-            out.mkdir(parents=True, exist_ok=True)
+        for i, label in enumerate(w.strip() for w in args.workers.split(",")):
+            out = Path(args.keep_runs or tmp) / f"{i + 1}-{label.replace(':', '-')}"
+            out.mkdir(parents=True)
             report["suite"].append(suite(label, select, out))
-            run_dirs[label] = out
+            run_dirs[f"{i + 1}: -n {label}"] = out
             print(json.dumps(report["suite"][-1], indent=1), flush=True)
         report["flips"] = flips(run_dirs)
     for f in report["flips"]:

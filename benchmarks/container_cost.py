@@ -1,0 +1,126 @@
+"""What one case's containers cost the machine, measured in busy CPU seconds (the engine, the kernel and
+the containers together, read from /proc/stat), on an otherwise idle machine:
+
+    python benchmarks/container_cost.py [--rounds 8]
+
+  network               an internal network created and removed
+  go client             + a go client container started, one `go version`, removed
+  upstream, new         + an upstream container started until "ready", removed (what each case paid
+                          before the pool)
+  upstream, pooled      + an upstream taken from the pool, served until "ready", reset, handed back
+
+Each line is the mean of --rounds rounds, idle time after each round included (the kernel frees a
+network namespace later). Needs the images (`gotraps setup`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fixtures import engine, images, toolchains  # noqa: E402
+from fixtures.pool import IDLE, ServerPool  # noqa: E402
+from fixtures.upstream import STATE  # noqa: E402
+
+SERVE = ["python3", "/srv/serve.py", "--role", "goproxy", "--state", STATE, "--port", "80"]
+
+
+def busy_cpu_s() -> float:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Bench:
+    """Just enough of a Topology for the pool: a network and container creation."""
+
+    run_id, worker = f"container-cost-{os.getpid()}", "bench"
+
+    def __init__(self, client):
+        self.client = client
+        self.network = None
+
+    def labels(self, test: str) -> dict:
+        return engine.run_labels(self.run_id, os.getpid())
+
+    def _create(self, name, image, command, aliases, labels=None):
+        api = self.client.api
+        cid = api.create_container(
+            image, command=command, name=name, labels=labels or self.labels(""),
+            host_config=api.create_host_config(network_mode=self.network.name, init=True),
+            networking_config=api.create_networking_config(
+                {self.network.name: api.create_endpoint_config(aliases=aliases)}))["Id"]
+        return self.client.containers.get(cid)
+
+
+def wait_ready(c, since: int = 0) -> None:
+    deadline = time.monotonic() + 30
+    while b"ready" not in c.logs()[since:]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{c.name} not ready")
+        time.sleep(0.03)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=8)
+    args = ap.parse_args(argv)
+    client = engine.connect()
+    upstream = images.ensure_image(client, "upstream")
+    go = images.ensure_go_image(client, toolchains.ensure(toolchains.DEFAULT_GO))
+    b = Bench(client)
+    # The Bench is the pool's session and topology both.
+    pool = ServerPool(b, STATE, (f"{STATE}/modules", f"{STATE}/release"))
+    seq = iter(range(10 ** 6))
+
+    def round_(with_go: bool, upstream_mode: str | None) -> None:
+        b.network = client.networks.create(f"gotraps-cost-{os.getpid()}-{next(seq)}", driver="bridge",
+                                           internal=True, labels=b.labels(""))
+        made, pooled = [], None
+        if upstream_mode == "new":
+            c = b._create(f"{b.network.name}-up", upstream, SERVE, ["proxy.corp.test"])
+            c.start()
+            wait_ready(c)
+            made.append(c)
+        elif upstream_mode == "pooled":
+            pooled = pool.acquire(b, upstream, ["proxy.corp.test"])
+            since = len(pooled.logs())
+            exec_id = client.api.exec_create(pooled.id, ["sh", "-c", f"exec {' '.join(SERVE)} >/proc/1/fd/1"])["Id"]
+            client.api.exec_start(exec_id, detach=True)
+            wait_ready(pooled, since)
+        if with_go:
+            g = b._create(f"{b.network.name}-go", go, IDLE, ["go0"])
+            g.start()
+            client.api.exec_start(client.api.exec_create(g.id, ["go", "version"])["Id"])
+            made.append(g)
+        for c in made:
+            c.remove(force=True)
+        if pooled is not None:
+            pool.release(pooled, b.network)
+        b.network.remove()
+
+    rows = [("network", False, None), ("network + go client", True, None),
+            ("network + go client + upstream, new", True, "new"),
+            ("network + go client + upstream, pooled", True, "pooled")]
+    round_(True, "pooled")         # the pool's first container is made here, not measured
+    try:
+        for label, with_go, mode in rows:
+            time.sleep(2)
+            cpu, wall = busy_cpu_s(), time.monotonic()
+            for _ in range(args.rounds):
+                round_(with_go, mode)
+            time.sleep(2)       # what the kernel does later (freeing network namespaces) counts too
+            cpu, wall = busy_cpu_s() - cpu, time.monotonic() - wall - 2
+            print(f"{label:42} {cpu / args.rounds:.3f} CPU s, {wall / args.rounds:.3f} s wall per round",
+                  flush=True)
+    finally:
+        pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
