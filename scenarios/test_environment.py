@@ -225,7 +225,9 @@ def test_which_goroot(topo, case, situation):
     goroot = obs.stdout.strip() if obs.ok else ""
     version = go.run("version", env=env)
     version_line = version.stdout.strip() or version.error_line
-    build = go.run("build", "-o", "/tmp/hello", ".", env=env, timeout=BUILD_TIMEOUT)
+    # -p 1: one action at a time, so that with mismatched tools the package that fails first, and so go's
+    # first error line, is the same in every run (in parallel either of two errors may come first).
+    build = go.run("build", "-p", "1", "-o", "/tmp/hello", ".", env=env, timeout=BUILD_TIMEOUT)
     article = env.get("GOROOT") or which.rsplit("/", 2)[0]          # $(dirname $(which go))/..
     binary_root = {"/usr/local/go/bin/go": go.goroots[topo.release]}.get(which, go.goroots[other])
     case.fact(which=which, goroot=goroot or obs.error_line, go_version=version_line, article_rule=article,
@@ -289,7 +291,7 @@ def test_goroot_left_in_goenv(topo, case):
         go.sh(f"mkdir -p {GOENV_FILE.rsplit('/', 1)[0]} && echo GOROOT={stale} >> {GOENV_FILE}", record=False)
     obs = case.note(go.sh("go env GOROOT; go version"))
     goroot = obs.stdout.splitlines()[0] if obs.ok else ""
-    build = go.run("build", "-o", "/tmp/hello", ".", timeout=BUILD_TIMEOUT)
+    build = go.run("build", "-p", "1", "-o", "/tmp/hello", ".", timeout=BUILD_TIMEOUT)     # -p 1: as in test_which_goroot
     unset = go.run("env", "-u", "GOROOT")
     left = "GOROOT=" in (go.read(GOENV_FILE) or b"").decode()
     case.fact(written_by=written_by, goroot=goroot, build=first_error(build),

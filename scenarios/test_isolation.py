@@ -57,7 +57,7 @@ def test_fake_names_resolve_only_inside_their_network(topo, case):
         unknown_inside = inside.sh("getent hosts sum.corp.test", env=QUICK_DNS, timeout=10, record=False)
     finally:
         elsewhere.close()
-    case.fact(inside=seen_inside.stdout.strip(), outside_exit=seen_outside.exit_code,
+    case.fact(inside=" ".join(seen_inside.stdout.split()), outside_exit=seen_outside.exit_code,
               unknown_inside_exit=unknown_inside.exit_code)
     assert seen_inside.ok and PROXY in seen_inside.stdout, seen_inside.stderr
     assert not seen_outside.ok and not seen_outside.stdout.strip(), seen_outside.stdout

@@ -86,7 +86,10 @@ def test_lock_file(topo, case, lock):
         obs = case.note(go.run("mod", "download"))
         assert obs.ok, obs.errors
     else:
-        holder = go._exec(["flock", f"{DL}/v1.0.0.lock", "sleep", "12"], 15, None, "/", record=False)
+        # The holder says when it has the lock; go starts only then (under load an exec can start late).
+        holder = go._exec(["flock", f"{DL}/v1.0.0.lock", "sh", "-c", "touch /tmp/held; sleep 12"], 15, None,
+                          "/", record=False)
+        go.sh("while [ ! -e /tmp/held ]; do sleep 0.01; done", timeout=10, record=False)
         obs = case.note(go.run("mod", "download", timeout=5))
         assert obs.timed_out, "go must wait for the lock holder"
         holder.result()

@@ -176,6 +176,37 @@ def test_timings_run_ids_workers_and_addresses_are_not_a_change(tmp_path):
     assert not d.changes, rundiff.format_diff(d)
 
 
+def test_what_varies_from_run_to_run_without_go_is_not_a_change(tmp_path):
+    """A nondeterministic case (one that repeats trials) is compared by its verdicts, not by what each
+    trial's commands did; what a command printed as the watchdog killed it, and timings named *_time in a
+    fact (nginx's upstream time), are not its behaviour either."""
+    a, b = copy_run(tmp_path, "1.27.3", "a"), copy_run(tmp_path, "1.27.3", "b")
+    races = "test_second_proxy_after_failure[reset-comma]"
+    killed = "test_second_proxy_after_failure[reset-pipe]"
+
+    def mark(line):
+        if runs.case_key(line).endswith(races):
+            line.update(nondeterministic=True)
+        if runs.case_key(line).endswith(killed):
+            line["observations"][0].update(timed_out=True)
+        line["facts"]["mw_detail"] = [{"upstream_time": "2.001", "upstream_status": "504"}]
+    for run_dir in (a, b):
+        rewrite(run_dir, mark)
+
+    def churn(line):
+        if runs.case_key(line).endswith(races):
+            line["observations"][0].update(exit_code=0, error_line="")
+            line["facts"]["class_histogram"] = {"ENOENT": 2}
+        if runs.case_key(line).endswith(killed):
+            line["observations"][0].update(error_line="Session terminated, killing shell... ...killed.")
+        line["facts"]["mw_detail"] = [{"upstream_time": "2.003", "upstream_status": "504"}]
+    rewrite(b, churn)
+    d = rundiff.diff(runs.load(a), runs.load(b))
+    assert not d.changes, rundiff.format_diff(d)
+    rewrite(b, lambda l: l["claims"][0].update(verdict="CONFIRMED") if runs.case_key(l).endswith(races) else None)
+    assert [c.case.split("::")[1] for c in rundiff.diff(runs.load(a), runs.load(b)).changes] == [races]
+
+
 def test_headers_are_compared_only_when_both_runs_recorded_them(tmp_path):
     b = copy_run(tmp_path, "1.27.3")
     rewrite(b, lambda l: [o.setdefault("headers", {"proxy-a.corp.test": ["User-Agent: Go-http-client/1.1"]})
