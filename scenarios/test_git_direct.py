@@ -73,7 +73,8 @@ def test_repository_needs_credentials(topo, case, setting):
     go = direct_client(topo, GIT_TERMINAL_PROMPT=prompt)
     obs = case.note(get(go, terminal=terminal, timeout=HANG_S if terminal else 30))
     asked_for = [r for r in obs.requests_to(GIT, r"/info/refs") if r.status == 401]
-    case.fact(timed_out=obs.timed_out, duration_s=round(obs.duration_s, 2), error_line=obs.error_line,
+    case.fact(timed_out=obs.timed_out, duration_s=round(obs.duration_s, 2),
+              error_line="" if obs.timed_out else obs.error_line,      # a killed terminal's last words vary
               git_401s=len(asked_for))
     assert not obs.ok and asked_for, obs.errors
     hang = obs.timed_out
@@ -315,7 +316,8 @@ def test_git_through_a_forward_proxy(topo, case, variant):
     obs = case.note(get(go))
     tunnels = [r for r in obs.requests_to(squid.host) if r.method == "CONNECT"]
     at_git = obs.requests_to(GIT)
-    case.fact(ok=obs.ok, error_line=obs.error_line, tunnels=[f"{r.path} {r.status}" for r in tunnels],
+    # How many tunnels git opens depends on its connection reuse: the fact is which ones, not how many.
+    case.fact(ok=obs.ok, error_line=obs.error_line, tunnels=sorted({f"{r.path} {r.status}" for r in tunnels}),
               # go asks the path prefixes' ?go-get=1 at once: which comes first varies
               at_git=sorted(f"{r.method} {r.path} -> {r.status}" for r in at_git))
     assert tunnels and all(r.path == f"{GIT}:443" for r in tunnels), tunnels
