@@ -8,8 +8,13 @@ the containers together, read from /proc/stat), on an otherwise idle machine:
   upstream, new         + an upstream container started until "ready", removed (what each case paid
                           before the pool)
   upstream, pooled      + an upstream taken from the pool, served until "ready", reset, handed back
+  upstream, new         a network and a new upstream alone: the harness's own builder (topology.py), then
+    with testcontainers   testcontainers-python's Network, DockerContainer and log wait strategy
 
-Each line is the mean of --rounds rounds, idle time after each round included (the kernel frees a
+Then, per call against a running go client: an exec, get_archive of a file, and the same file read
+through the container's overlay mount (what images.get_file does on a local engine).
+
+Each line is the mean of --rounds rounds (calls: 5 × --rounds), idle time after each round included (the kernel frees a
 network namespace later). Needs the images (`gotraps setup`).
 """
 from __future__ import annotations
@@ -22,6 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from testcontainers.core.config import testcontainers_config  # noqa: E402
+from testcontainers.core.container import DockerContainer  # noqa: E402
+from testcontainers.core.network import Network  # noqa: E402
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy  # noqa: E402
 
 from fixtures import engine, images, toolchains  # noqa: E402
 from fixtures.pool import IDLE, ServerPool  # noqa: E402
@@ -78,6 +88,8 @@ def main(argv=None) -> int:
     seq = iter(range(10 ** 6))
 
     def round_(with_go: bool, upstream_mode: str | None) -> None:
+        if upstream_mode == "testcontainers":
+            return testcontainers_round()
         b.network = client.networks.create(f"gotraps-cost-{os.getpid()}-{next(seq)}", driver="bridge",
                                            internal=True, labels=b.labels(""))
         made, pooled = [], None
@@ -103,9 +115,25 @@ def main(argv=None) -> int:
             pool.release(pooled, b.network)
         b.network.remove()
 
+    def testcontainers_round() -> None:
+        """The same as "network + upstream, new", built with testcontainers-python's Network and
+        DockerContainer and its log wait strategy."""
+        testcontainers_config.ryuk_disabled = True      # the harness's Ryuk is per run (fixtures/reaper.py)
+        net = Network(docker_network_kw={"driver": "bridge", "internal": True, "labels": b.labels("")})
+        net.name = f"gotraps-cost-{os.getpid()}-{next(seq)}"
+        net.create()
+        box = (DockerContainer(upstream).with_command(SERVE).with_name(f"{net.name}-up").with_network(net)
+               .with_network_aliases("proxy.corp.test").with_kwargs(labels=b.labels(""), init=True)
+               .waiting_for(LogMessageWaitStrategy(r"^ready").with_poll_interval(0.03).with_startup_timeout(30)))
+        box.start()
+        box.stop()
+        net.remove()
+
     rows = [("network", False, None), ("network + go client", True, None),
             ("network + go client + upstream, new", True, "new"),
-            ("network + go client + upstream, pooled", True, "pooled")]
+            ("network + go client + upstream, pooled", True, "pooled"),
+            ("network + upstream, new", False, "new"),
+            ("network + upstream, new, with testcontainers", False, "testcontainers")]
     round_(True, "pooled")         # the pool's first container is made here, not measured
     try:
         for label, with_go, mode in rows:
@@ -117,9 +145,32 @@ def main(argv=None) -> int:
             cpu, wall = busy_cpu_s() - cpu, time.monotonic() - wall - 2
             print(f"{label:42} {cpu / args.rounds:.3f} CPU s, {wall / args.rounds:.3f} s wall per round",
                   flush=True)
+        calls(client, go, args.rounds * 5)
     finally:
         pool.close()
     return 0
+
+
+def calls(client, go_image: str, n: int) -> None:
+    """What one engine call of a case costs, against a running go client: a go command's exec, and reading
+    a file back with get_archive or, on a local engine, through the container's overlay mount."""
+    g = client.containers.run(go_image, IDLE, detach=True, init=True, network_mode="none",
+                              labels=engine.run_labels(Bench.run_id, os.getpid()))
+    try:
+        g.reload()
+        g.exec_run(["sh", "-c", "echo go1.27 >/tmp/out"])
+        for label, fn in (("exec of `go version`", lambda: g.exec_run(["go", "version"])),
+                          ("get_archive of a file", lambda: b"".join(g.get_archive("/tmp/out")[0])),
+                          ("the same file read through the overlay", lambda: images.get_file(g, "/tmp/out"))):
+            time.sleep(1)
+            cpu, wall = busy_cpu_s(), time.monotonic()
+            for _ in range(n):
+                fn()
+            time.sleep(1)
+            cpu, wall = busy_cpu_s() - cpu, time.monotonic() - wall - 1
+            print(f"{label:42} {cpu / n:.4f} CPU s, {wall / n:.4f} s wall per call", flush=True)
+    finally:
+        g.remove(force=True)
 
 
 if __name__ == "__main__":

@@ -254,3 +254,48 @@ def test_a_bad_go_option_stops_the_run_at_configure(tmp_path, earlier_run, value
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("ERROR: " + said.format(tmp=tmp_path)), proc.stderr
     assert "no Docker engine" not in proc.stdout + proc.stderr and not proc.stdout.strip(), proc.stdout
+
+
+# --- the cleanup in force if a run is killed (fixtures/reaper.py) ------------------------------------
+
+class _NoEngine:
+    """Stands for an engine client: reaper.start must decide without one where it can."""
+    class images:
+        @staticmethod
+        def load(data):
+            from docker.errors import APIError
+            raise APIError("500 Server Error", explanation="unexpected EOF")
+
+
+@pytest.mark.parametrize("disabled, keep, words", [
+    (True, False, "TESTCONTAINERS_RYUK_DISABLED is set"),
+    (False, True, "--keep: Ryuk would remove the containers it keeps"),
+])
+def test_without_ryuk_one_line_says_the_label_sweep_is_in_force(monkeypatch, disabled, keep, words):
+    from fixtures import reaper
+    monkeypatch.setattr(reaper, "_user_disabled", disabled)
+    cleanup = reaper.start(_NoEngine(), "run-x", 1, keep=keep)
+    assert not cleanup.ryuk
+    assert "the label sweep" in cleanup.line and words in cleanup.line
+    cleanup.stop()        # nothing to stop: no error
+
+
+@pytest.mark.parametrize("content, words", [(None, "No such file"), (b"not a tarball", "unexpected EOF")])
+def test_a_ryuk_tarball_that_does_not_load_is_named(tmp_path, monkeypatch, content, words):
+    from fixtures import reaper
+    path = tmp_path / "ryuk.tar"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setattr(reaper, "_user_disabled", False)
+    monkeypatch.setenv(reaper.TARBALL_ENV, str(path))
+    with pytest.raises(reaper.RyukError) as err:
+        reaper.start(_NoEngine(), "run-x", 1, keep=False)
+    assert f"GOTRAPS_RYUK_TARBALL={path}: cannot load it" in str(err.value) and words in str(err.value)
+
+
+def test_testcontainers_never_starts_a_reaper_per_process():
+    """Every worker would otherwise start its own Ryuk, filtering on its own session id."""
+    from testcontainers.core.config import testcontainers_config
+
+    from fixtures import reaper  # noqa: F401  (importing it is what turns testcontainers' own off)
+    assert testcontainers_config.ryuk_disabled
