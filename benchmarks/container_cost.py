@@ -34,7 +34,7 @@ from testcontainers.core.network import Network  # noqa: E402
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy  # noqa: E402
 
 from fixtures import engine, images, toolchains  # noqa: E402
-from fixtures.pool import IDLE, ServerPool  # noqa: E402
+from fixtures.pool import IDLE, ContainerPool  # noqa: E402
 from fixtures.upstream import STATE  # noqa: E402
 
 SERVE = ["python3", "/srv/serve.py", "--role", "goproxy", "--state", STATE, "--port", "80"]
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     go = images.ensure_go_image(client, toolchains.ensure(toolchains.DEFAULT_GO))
     b = Bench(client)
     # The Bench is the pool's session and topology both.
-    pool = ServerPool(b, STATE, (f"{STATE}/modules", f"{STATE}/release"))
+    pool = ContainerPool(b, STATE, (f"{STATE}/modules", f"{STATE}/release"))
     seq = iter(range(10 ** 6))
 
     def round_(with_go: bool, upstream_mode: str | None) -> None:
@@ -161,7 +161,9 @@ def calls(client, go_image: str, n: int) -> None:
         g.exec_run(["sh", "-c", "echo go1.27 >/tmp/out"])
         for label, fn in (("exec of `go version`", lambda: g.exec_run(["go", "version"])),
                           ("get_archive of a file", lambda: b"".join(g.get_archive("/tmp/out")[0])),
-                          ("the same file read through the overlay", lambda: images.get_file(g, "/tmp/out"))):
+                          ("the same file read through the overlay", lambda: images.get_file(g, "/tmp/out")),
+                          ("logs of the container", lambda: g.logs()),
+                          ("inspect of the container", lambda: g.reload())):
             time.sleep(1)
             cpu, wall = busy_cpu_s(), time.monotonic()
             for _ in range(n):

@@ -2,7 +2,6 @@
 host names exist only inside it, and the watchdog ends a command that never would. Nothing here sends a
 packet beyond our own containers: "no way out" is read from the routing table and the engine's rules."""
 import os
-import re
 import shutil
 import subprocess
 
@@ -88,29 +87,36 @@ def test_watchdog_tells_a_starved_command_from_a_hang(topo, case):
     assert starved.timed_out and starved.starved, f"busy loops waited only {starved.cpu_stall_s:.2f} s for a CPU"
 
 
+def case_of_its_own(topo, name: str, look, dirty) -> dict:
+    """A case of its own on this worker's pool: look(t) declares its members and returns the member to dirty
+    and what it saw; then dirty(member), and the case ends (its containers reset and back in the pool, or
+    removed) before this returns."""
+    t = Topology(topo.session, topo.labels["gotraps.test"] + name, topo.release)
+    try:
+        member, seen = look(t)
+        dirty(member)
+    finally:
+        t.close()
+        topo.session.settle()
+    return seen
+
+
 def test_a_pooled_upstream_carries_nothing_to_the_next_case(topo, case):
     """Upstream containers go from case to case (fixtures/pool.py). One case leaves faults, a published
     version, requests, a file in /tmp and a running process behind: the next case gets the same
-    container, and none of it. Another leaves a file outside what the reset empties: its container is
-    never handed on."""
+    container, and none of it. Another changes a file of the image: its container is never handed on."""
     if topo.session.pool is None:
         pytest.skip("GOTRAPS_POOL=0: no pool to check")
     env = {"GOPROXY": f"http://{PROXY}", "GOFLAGS": "-mod=mod"}
 
     def case_on_pooled_upstream(name, dirty):
-        t = Topology(topo.session, topo.labels["gotraps.test"] + name, topo.release)
-        try:
+        def look(t):
             up = t.upstream(PROXY)
-            go = t.go(**env)
-            versions = go.run("list", "-m", "-versions", "example.com/lib")
-            seen = {"container": up.container.id, "versions": versions.stdout.split()[1:],
-                    "requests_before": len(up.requests()) - len(versions.requests),
-                    "processes": go_free_ps(up)}
-            dirty(up)
-        finally:
-            t.close()
-            topo.session.settle()       # the container is reset and back in the pool (or removed)
-        return seen
+            versions = t.go(**env).run("list", "-m", "-versions", "example.com/lib")
+            return up, {"container": up.container.id, "versions": versions.stdout.split()[1:],
+                        "requests_before": len(up.requests()) - len(versions.requests),
+                        "processes": go_free_ps(up)}
+        return case_of_its_own(topo, name, look, dirty)
 
     def go_free_ps(up):
         return sorted(up.container.exec_run(["sh", "-c", "cat /proc/[0-9]*/comm"]).output.decode().split())
@@ -121,22 +127,65 @@ def test_a_pooled_upstream_carries_nothing_to_the_next_case(topo, case):
                                                   "module example.com/lib\n-- lib.go --\npackage lib\n")
         up.container.exec_run(["sh", "-c", "echo left > /tmp/left-behind; sleep 1000 >/dev/null 2>&1 &"])
 
-    def leave_stray(up):
-        up.container.exec_run(["sh", "-c", "echo stray > /etc/stray"])
+    def leave_stray(up):     # a file it made is removed; a file of the image it changed cannot be
+        up.container.exec_run(["sh", "-c", "echo stray > /etc/stray; echo changed >> /etc/debian_version"])
 
     discarded = topo.session.pool.stats["discarded"]
     first = case_on_pooled_upstream("-1", leave_state)
     second = case_on_pooled_upstream("-2", leave_stray)
     third = case_on_pooled_upstream("-3", lambda up: None)
     case.fact(same_container_after_a_clean_case=second["container"] == first["container"],
-              same_container_after_a_stray_file=third["container"] == second["container"],
+              same_container_after_an_image_file_changed=third["container"] == second["container"],
               versions_seen=[first["versions"], second["versions"], third["versions"]],
-              processes_seen=[first["processes"], second["processes"]], discarded_because=re.sub(
-                  r"\(\d+, \d+\)", "(size, mtime)", topo.session.pool.last_problem))
+              processes_seen=[first["processes"], second["processes"]],
+              discarded_because=topo.session.pool.last_problem)
     assert second["container"] == first["container"], "a clean container goes back to the pool"
     assert second["versions"] == first["versions"] and "v9.9.9" not in second["versions"], second
     assert second["requests_before"] == 0 and second["processes"] == first["processes"], (first, second)
     assert third["container"] != second["container"], "a container changed outside its state is removed"
+    assert topo.session.pool.stats["discarded"] == discarded + 1
+
+
+def test_a_pooled_go_client_carries_nothing_to_the_next_case(topo, case):
+    """Go clients go from case to case too (fixtures/pool.py). One case fills GOPATH (the module cache, with
+    its read-only directories), the build cache, `go env -w`, git's global config, /work, /etc, HOME and
+    /dev/shm, and leaves a process: the next case gets the same container and none of it, as a new one
+    would have it. Another changes a file of the image: its container is never handed on."""
+    if topo.session.pool is None:
+        pytest.skip("GOTRAPS_POOL=0: no pool to check")
+    look = ("ls -A /work /root /root/.config/go /home/gopher /dev/shm /etc/left 2>&1; git config --global --list 2>&1;"
+            " cat $(go env GOENV) 2>&1; ls /root/go/pkg/mod 2>&1; ls /root/.cache/go-build | wc -l;"
+            # the processes as the glob finds them (the look's own pipeline comes later)
+            " ps=$(for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done 2>/dev/null); echo \"$ps\" | grep . | sort")
+
+    def case_on_pooled_go_client(name, dirty):
+        def see(t):
+            t.upstream(PROXY)
+            go = t.go(GOPROXY=f"http://{PROXY}")
+            return go, {"container": go.container.id, "look": go.sh(look, record=False).stdout}
+        return case_of_its_own(topo, name, see, dirty)
+
+    def leave_state(go):
+        go.write({"go.mod": "module example.com/app\n\ngo 1.21\n", "main.go": "package main\n\nfunc main() {}\n"})
+        assert go.run("get", "example.com/lib@v1.0.0").ok and go.run("build", "-o", "/tmp/app", ".").ok
+        assert go.run("env", "-w", "GOPROXY=off").ok
+        go.sh("git config --global url.https://x/.insteadOf https://y/ && echo x > /etc/left && echo x > /dev/shm/left"
+              " && mkdir -p /home/gopher/.cache && echo x > /home/gopher/.cache/left && (sleep 1000 >/dev/null 2>&1 &)")
+
+    def change_image(go):
+        go.sh("echo changed >> /etc/debian_version")
+
+    discarded = topo.session.pool.stats["discarded"]
+    first = case_on_pooled_go_client("-1", leave_state)
+    second = case_on_pooled_go_client("-2", change_image)
+    third = case_on_pooled_go_client("-3", lambda go: None)
+    case.fact(same_container_after_a_case=second["container"] == first["container"],
+              same_container_after_an_image_file_changed=third["container"] == second["container"],
+              discarded_because=topo.session.pool.last_problem)
+    assert second["container"] == first["container"], "a container whose case left only its own files goes back"
+    assert second["look"] == first["look"], (first["look"], second["look"])
+    assert "example.com" not in second["look"] and "insteadof" not in second["look"], second["look"]
+    assert third["container"] != second["container"], "a container that changed a file of its image is removed"
     assert topo.session.pool.stats["discarded"] == discarded + 1
 
 
