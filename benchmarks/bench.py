@@ -10,7 +10,7 @@ commands ran: containers, networks, files, logs), median and p90, per family; th
 download and its image build from nothing, in a throw-away cache; the ten slowest cases of the last run
 and why each is slow (the go commands' bounds, whether a watchdog fired); and, between the runs, every
 case whose behaviour changed (the run diff): a flip, since the runs differ only in how they ran. A
-worker count may end in ":nopool" (GOTRAPS_POOL=0: every upstream in a container of its own).
+worker count may end in ":nopool" (GOTRAPS_POOL=0: every member of every case in a new container).
 """
 from __future__ import annotations
 
