@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from fixtures import agent
 from fixtures.topology import Topology
 
 PROXY = "proxy.corp.test"
@@ -200,3 +201,29 @@ def test_no_container_is_privileged(topo, case):
               cap_add={n: h.get("CapAdd") for n, h in host_configs.items()})
     for name, hc in host_configs.items():
         assert hc.get("Privileged") is False and not hc.get("CapAdd"), (name, hc.get("CapAdd"))
+
+
+
+def test_the_agent_gives_a_program_what_docker_exec_would(topo, case):
+    """A go client's commands run through its agent (fixtures/agent.py), not `docker exec`. The same look at
+    the environment, user, groups, working directory, umask, capabilities, limits and stdin, taken both ways
+    in one container, is identical; so are the exit codes of a failing program, of another user's and of a
+    missing working directory."""
+    c = topo.go().container
+    look = ('env | grep -v "^_=" | sort; id; pwd; umask; grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status; '
+            'ulimit -a; echo "stdin: $(cat)"')
+    by_agent, by_exec = both_ways(c, ["sh", "-c", look], env={"GOPROXY": "off", "SPACED": "a b  'c' $HOME"},
+                                  cwd="/work")
+    assert by_agent == by_exec, f"agent:\n{by_agent}\ndocker exec:\n{by_exec}"
+    for argv, cwd, user in ((["sh", "-c", "id; echo $HOME; exit 3"], "/", "gopher"), (["true"], "/nowhere", "")):
+        (code_a, out_a, _), (code_e, out_e, _) = both_ways(c, argv, cwd=cwd, user=user)
+        assert (code_a, out_a) == (code_e, out_e), (argv, cwd, user, code_a, out_a, code_e, out_e)
+    case.fact(same_look=True, lines=len(by_agent[1].splitlines()))
+
+
+def both_ways(container, argv, env=None, cwd="/", user=""):
+    """(code, stdout, stderr) of argv run through the container's agent, then by `docker exec`."""
+    process = agent.spawn(container, argv, env=env, cwd=cwd, user=user)
+    if not isinstance(process, agent.AgentProcess):
+        pytest.skip("a remote engine: every command is a docker exec")
+    return process.wait(30), agent.ExecProcess(container, argv, dict(env or {}), cwd, user, None).wait(30)

@@ -88,8 +88,9 @@ def test_squid_log_line_and_the_probe():
 
 
 class SilentContainer:
-    """A container that runs and logs, but never says "ready"."""
+    """A container that runs and logs, but never says "ready" (of a remote engine: its log is asked for)."""
     status = "running"
+    attrs = {}
 
     def logs(self):
         return b"squid: starting\n"

@@ -77,9 +77,7 @@ import os
 import re
 import ssl
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import gomod
 from httpfault import JSONFile, Response, Upstream, _file_sig, text_response
@@ -414,6 +412,7 @@ class GoProxy(Upstream):
             return self._ssl[1]
 
     def _forward(self, handler, name, url):
+        import urllib.error, urllib.request   # noqa: E401 (here: a fifth of a start's imports, for a rare request)
         method = "HEAD" if handler.command == "HEAD" else "GET"
         req = urllib.request.Request(url, method=method, headers={
             "User-Agent": "gotraps-goproxy (forwarding checksum database %s)" % name})
