@@ -11,8 +11,10 @@ the containers together, read from /proc/stat), on an otherwise idle machine:
   upstream, new         a network and a new upstream alone: the harness's own builder (topology.py), then
     with testcontainers   testcontainers-python's Network, DockerContainer and log wait strategy
 
-Then, per call against a running go client: an exec, get_archive of a file, and the same file read
-through the container's overlay mount (what images.get_file does on a local engine).
+Then, per call against a running go client: an exec; the same command through the container's agent and
+by the agent's `docker exec` fallback (fixtures/agent.py); get_archive of a file, and the same file read
+through the container's overlay mount (what images.get_file does on a local engine); the container's log
+asked for and read on the host (images.get_log).
 
 Each line is the mean of --rounds rounds (calls: 5 × --rounds), idle time after each round included (the kernel frees a
 network namespace later). Needs the images (`gotraps setup`).
@@ -33,7 +35,7 @@ from testcontainers.core.container import DockerContainer  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy  # noqa: E402
 
-from fixtures import engine, images, toolchains  # noqa: E402
+from fixtures import agent, engine, images, toolchains  # noqa: E402
 from fixtures.pool import IDLE, ContainerPool  # noqa: E402
 from fixtures.upstream import STATE  # noqa: E402
 
@@ -160,9 +162,13 @@ def calls(client, go_image: str, n: int) -> None:
         g.reload()
         g.exec_run(["sh", "-c", "echo go1.27 >/tmp/out"])
         for label, fn in (("exec of `go version`", lambda: g.exec_run(["go", "version"])),
+                          ("`go version` through the agent", lambda: agent.spawn(g, ["go", "version"]).wait(30)),
+                          ("`go version`, the agent's docker exec fallback",
+                           lambda: agent.ExecProcess(g, ["go", "version"], {}, "/", "", None).wait(30)),
                           ("get_archive of a file", lambda: b"".join(g.get_archive("/tmp/out")[0])),
                           ("the same file read through the overlay", lambda: images.get_file(g, "/tmp/out")),
                           ("logs of the container", lambda: g.logs()),
+                          ("the same log read on the host", lambda: images.get_log(g)),
                           ("inspect of the container", lambda: g.reload())):
             time.sleep(1)
             cpu, wall = busy_cpu_s(), time.monotonic()
