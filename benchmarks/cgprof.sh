@@ -17,6 +17,10 @@ e1=$(usage gotraps_engine) p1=$(usage gotraps_pytest) d1=$(usage docker) s1=$(bu
 (echo $BASHPID > "$C/gotraps_pytest/cgroup.procs"; cd "$(dirname "$0")/.." && exec .venv/bin/python -m pytest "$@")
 rc=$?
 e2=$(usage gotraps_engine) p2=$(usage gotraps_pytest) d2=$(usage docker) s2=$(busy) t2=$(date +%s.%N)
+for g in gotraps_engine gotraps_pytest; do     # the engine back where it was; the cgroups gone
+  for p in $(cat "$C/$g/cgroup.procs"); do echo "$p" > "$C/cgroup.procs" 2>/dev/null; done
+  rmdir "$C/$g" 2>/dev/null
+done
 secs() { echo "scale=1; $1 / $2" | bc; }
 echo "cgprof: exit $rc, wall $(secs "($t2 - $t1) * 10" 10) s, busy CPU $(secs $((s2 - s1)) "$(getconf CLK_TCK)") s:" \
      "engine $(secs $((e2 - e1)) 10^9) s, pytest $(secs $((p2 - p1)) 10^9) s, containers $(secs $((d2 - d1)) 10^9) s"
