@@ -4,6 +4,7 @@
     python benchmarks/bench.py --workers auto -k sumdb --cold 1.26.4
     python benchmarks/bench.py --workers auto,auto:nopool   # the same run without the container pool
     python benchmarks/bench.py --workers auto,auto:noagent  # ... with docker exec instead of the agents
+    python benchmarks/bench.py --workers auto,auto:notmpfs  # ... with GOPATH in each go client's own layer
 
 Writes results/bench.json (and prints it): per worker count the suite's wall time, pytest's counts and
 the machine's busy CPU seconds, the harness time per case (case duration minus the time its go
@@ -11,8 +12,9 @@ commands ran: containers, networks, files, logs), median and p90, per family; th
 download and its image build from nothing, in a throw-away cache; the ten slowest cases of the last run
 and why each is slow (the go commands' bounds, whether a watchdog fired); and, between the runs, every
 case whose behaviour changed (the run diff): a flip, since the runs differ only in how they ran. A
-worker count may end in ":nopool" (GOTRAPS_POOL=0: every member of every case in a new container) or
-":noagent" (GOTRAPS_AGENT=0: every command a docker exec). A full first run that passed also rewrites
+worker count may end in ":nopool" (GOTRAPS_POOL=0: every member of every case in a new container),
+":noagent" (GOTRAPS_AGENT=0: every command a docker exec) or ":notmpfs" (GOTRAPS_TMPFS=0: GOPATH not on a
+tmpfs). A full first run that passed also rewrites
 scenarios/durations.json, the order of a run that has no runs of its own (a fresh clone, CI).
 """
 from __future__ import annotations
@@ -67,7 +69,8 @@ def busy_cpu_s() -> float:
 def suite(label: str, select: list[str], results_dir: Path) -> dict:
     workers, _, variant = label.partition(":")
     seed(results_dir)
-    env = {**os.environ, **{"nopool": {"GOTRAPS_POOL": "0"}, "noagent": {"GOTRAPS_AGENT": "0"}}.get(variant, {})}
+    variants = {"nopool": {"GOTRAPS_POOL": "0"}, "noagent": {"GOTRAPS_AGENT": "0"}, "notmpfs": {"GOTRAPS_TMPFS": "0"}}
+    env = {**os.environ, **variants.get(variant, {})}
     started, cpu = time.monotonic(), busy_cpu_s()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers,
                            "--results-dir", str(results_dir), "scenarios", *select],
