@@ -86,13 +86,16 @@ def test_lock_file(topo, case, lock):
         obs = case.note(go.run("mod", "download"))
         assert obs.ok, obs.errors
     else:
-        # The holder says when it has the lock; go starts only then (under load an exec can start late).
-        holder = go._exec(["flock", f"{DL}/v1.0.0.lock", "sh", "-c", "touch /tmp/held; sleep 12"], 15, None,
+        # The holder says when it has the lock; go starts only then (under load an exec can start late). It
+        # lets the lock go when told, once go's watchdog has fired.
+        holder = go._exec(["flock", f"{DL}/v1.0.0.lock", "sh", "-c",
+                           "touch /tmp/held; while [ ! -e /tmp/release ]; do sleep 0.05; done"], 15, None,
                           "/", record=False)
         go.sh("while [ ! -e /tmp/held ]; do sleep 0.01; done", timeout=10, record=False)
         obs = case.note(go.run("mod", "download", timeout=5))
         assert obs.timed_out, "go must wait for the lock holder"
-        holder.result()
+        go.sh("touch /tmp/release", record=False)
+        assert holder.result().ok, "the holder held the lock until it was told to let go"
         assert go.run("mod", "download").ok, "and go on once it is released"
     case.fact(timed_out=obs.timed_out, duration_s=round(obs.duration_s, 2))
 
