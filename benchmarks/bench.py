@@ -14,8 +14,8 @@ and why each is slow (the go commands' bounds, whether a watchdog fired); and, b
 case whose behaviour changed (the run diff): a flip, since the runs differ only in how they ran. A
 worker count may end in ":nopool" (GOTRAPS_POOL=0: every member of every case in a new container),
 ":noagent" (GOTRAPS_AGENT=0: every command a docker exec) or ":notmpfs" (GOTRAPS_TMPFS=0: GOPATH not on a
-tmpfs). A full first run that passed also rewrites
-scenarios/durations.json, the order of a run that has no runs of its own (a fresh clone, CI).
+tmpfs). A full first run that passed also rewrites scenarios/durations.json, the order of a run that has no
+runs of its own (a fresh clone, CI).
 """
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ def save_durations(results_dir: Path) -> None:
     plugin.DURATIONS_FILE.write_text(json.dumps(dict(sorted(durations.items())), indent=0) + "\n")
 
 
+# what a worker count's ":variant" sets
+VARIANTS = {"nopool": {"GOTRAPS_POOL": "0"}, "noagent": {"GOTRAPS_AGENT": "0"}, "notmpfs": {"GOTRAPS_TMPFS": "0"}}
+
+
 def busy_cpu_s() -> float:
     """CPU seconds the whole machine has been busy (engine, containers, pytest) since boot."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -69,8 +73,7 @@ def busy_cpu_s() -> float:
 def suite(label: str, select: list[str], results_dir: Path) -> dict:
     workers, _, variant = label.partition(":")
     seed(results_dir)
-    variants = {"nopool": {"GOTRAPS_POOL": "0"}, "noagent": {"GOTRAPS_AGENT": "0"}, "notmpfs": {"GOTRAPS_TMPFS": "0"}}
-    env = {**os.environ, **variants.get(variant, {})}
+    env = {**os.environ, **VARIANTS.get(variant, {})}
     started, cpu = time.monotonic(), busy_cpu_s()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", workers,
                            "--results-dir", str(results_dir), "scenarios", *select],

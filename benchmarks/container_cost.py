@@ -13,7 +13,7 @@ the containers together, read from /proc/stat), on an otherwise idle machine:
 
 Then, per call against a running go client: an exec; the same command through the container's agent and
 by the agent's `docker exec` fallback (fixtures/agent.py); get_archive of a file, and the same file read
-through the container's overlay mount (what images.get_file does on a local engine); the container's log
+through the container's root from here (what images.get_file does on a local engine); the container's log
 asked for and read on the host (images.get_log).
 
 Each line is the mean of --rounds rounds (calls: 5 × --rounds), idle time after each round included (the kernel frees a
@@ -166,7 +166,7 @@ def calls(client, go_image: str, n: int) -> None:
                           ("`go version`, the agent's docker exec fallback",
                            lambda: agent.ExecProcess(g, ["go", "version"], {}, "/", "", None).wait(30)),
                           ("get_archive of a file", lambda: b"".join(g.get_archive("/tmp/out")[0])),
-                          ("the same file read through the overlay", lambda: images.get_file(g, "/tmp/out")),
+                          ("the same file read from here", lambda: images.get_file(g, "/tmp/out")),
                           ("logs of the container", lambda: g.logs()),
                           ("the same log read on the host", lambda: images.get_log(g)),
                           ("inspect of the container", lambda: g.reload())):

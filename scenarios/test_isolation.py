@@ -203,7 +203,6 @@ def test_no_container_is_privileged(topo, case):
         assert hc.get("Privileged") is False and not hc.get("CapAdd"), (name, hc.get("CapAdd"))
 
 
-
 def test_the_agent_gives_a_program_what_docker_exec_would(topo, case):
     """A go client's commands run through its agent (fixtures/agent.py), not `docker exec`. The same look at
     the environment, user, groups, working directory, umask, capabilities, limits and stdin, taken both ways
