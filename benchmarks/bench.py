@@ -32,7 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures import engine, images, plugin, results, rundiff, runs, toolchains  # noqa: E402
+from fixtures import plugin  # noqa: E402
+from fixtures.record import results, rundiff, runs  # noqa: E402
+from fixtures.runtime import engine, images, toolchains  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float | None:

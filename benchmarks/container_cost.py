@@ -12,7 +12,7 @@ the containers together, read from /proc/stat), on an otherwise idle machine:
     with testcontainers   testcontainers-python's Network, DockerContainer and log wait strategy
 
 Then, per call against a running go client: an exec; the same command through the container's agent and
-by the agent's `docker exec` fallback (fixtures/agent.py); get_archive of a file, and the same file read
+by the agent's `docker exec` fallback (fixtures/runtime/agent.py); get_archive of a file, and the same file read
 through the container's root from here (what images.get_file does on a local engine); the container's log
 asked for and read on the host (images.get_log).
 
@@ -35,9 +35,9 @@ from testcontainers.core.container import DockerContainer  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy  # noqa: E402
 
-from fixtures import agent, engine, images, toolchains  # noqa: E402
-from fixtures.pool import IDLE, ContainerPool  # noqa: E402
-from fixtures.upstream import STATE  # noqa: E402
+from fixtures.runtime import agent, engine, images, toolchains  # noqa: E402
+from fixtures.runtime.pool import IDLE, ContainerPool  # noqa: E402
+from fixtures.world.upstream import STATE  # noqa: E402
 
 SERVE = ["python3", "/srv/serve.py", "--role", "goproxy", "--state", STATE, "--port", "80"]
 
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     def testcontainers_round() -> None:
         """The same as "network + upstream, new", built with testcontainers-python's Network and
         DockerContainer and its log wait strategy."""
-        testcontainers_config.ryuk_disabled = True      # the harness's Ryuk is per run (fixtures/reaper.py)
+        testcontainers_config.ryuk_disabled = True      # the harness's Ryuk is per run (fixtures/runtime/reaper.py)
         net = Network(docker_network_kw={"driver": "bridge", "internal": True, "labels": b.labels("")})
         net.name = f"gotraps-cost-{os.getpid()}-{next(seq)}"
         net.create()

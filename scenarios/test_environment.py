@@ -9,9 +9,11 @@ import re
 
 import pytest
 
-from fixtures import modules, toolchains
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
-from fixtures.toolchain_module import toolchain_module
+from fixtures.world import modules
+
+from fixtures.runtime import toolchains
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.runtime.toolchain_module import toolchain_module
 
 PROXY, DB = "proxy.corp.test", "sum.corp.test"
 LIB = "example.com/lib"

@@ -6,8 +6,8 @@ Hangs are shown under a watchdog of a few seconds; git's own defaults would wait
 """
 import pytest
 
-from fixtures import modules
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.world import modules
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
 
 GIT, PROXY, DB = "git.corp.test", "proxy.corp.test", "sum.corp.test"
 SECRET, SECRET_V2, TOOLS = f"{GIT}/team/secret", f"{GIT}/team/secret/v2", f"{GIT}/team/mono/tools"

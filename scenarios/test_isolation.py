@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from fixtures import agent
-from fixtures.topology import Topology
+from fixtures.runtime import agent
+from fixtures.world.topology import Topology
 
 PROXY = "proxy.corp.test"
 # glibc's resolver, one quick try: Docker's DNS gives no answer at all for a name it does not know.
@@ -103,7 +103,7 @@ def case_of_its_own(topo, name: str, look, dirty) -> dict:
 
 
 def test_a_pooled_upstream_carries_nothing_to_the_next_case(topo, case):
-    """Upstream containers go from case to case (fixtures/pool.py). One case leaves faults, a published
+    """Upstream containers go from case to case (fixtures/runtime/pool.py). One case leaves faults, a published
     version, requests, a file in /tmp and a running process behind: the next case gets the same
     container, and none of it. Another changes a file of the image: its container is never handed on."""
     if topo.session.pool is None:
@@ -148,7 +148,7 @@ def test_a_pooled_upstream_carries_nothing_to_the_next_case(topo, case):
 
 
 def test_a_pooled_go_client_carries_nothing_to_the_next_case(topo, case):
-    """Go clients go from case to case too (fixtures/pool.py). One case fills GOPATH (the module cache, with
+    """Go clients go from case to case too (fixtures/runtime/pool.py). One case fills GOPATH (the module cache, with
     its read-only directories), the build cache, `go env -w`, git's global config, /work, /etc, HOME and
     /dev/shm, and leaves a process: the next case gets the same container and none of it, as a new one
     would have it. Another changes a file of the image: its container is never handed on."""
@@ -204,7 +204,7 @@ def test_no_container_is_privileged(topo, case):
 
 
 def test_the_agent_gives_a_program_what_docker_exec_would(topo, case):
-    """A go client's commands run through its agent (fixtures/agent.py), not `docker exec`. The same look at
+    """A go client's commands run through its agent (fixtures/runtime/agent.py), not `docker exec`. The same look at
     the environment, user, groups, working directory, umask, capabilities, limits and stdin, taken both ways
     in one container, is identical; so are the exit codes of a failing program, of another user's and of a
     missing working directory."""

@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
-from fixtures.middleware import ConfigRejected
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.world.middleware import ConfigRejected
 
 PROXY, PROXY_B, MIRROR, SQUID = "proxy.corp.test", "proxy-b.corp.test", "mirror.corp.test", "squid.corp.test"
 LIB = "example.com/lib@v1.0.0"

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from fixtures import modules
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.world import modules
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
 
 PROXY = "proxy.corp.test"
 LIB = "example.com/lib"

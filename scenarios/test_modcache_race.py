@@ -26,7 +26,7 @@ import shlex
 
 import pytest
 
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
 
 PROXY = "proxy.corp.test"
 MODCACHE = "/root/go/pkg/mod"

@@ -11,7 +11,7 @@ published while running) are scripts: scenarios/script/proxy_*.txt.
 """
 import pytest
 
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
 
 A, B, ORIGIN = "proxy-a.corp.test", "proxy-b.corp.test", "example.com"
 MOD = "example.com/lib@v1.0.0"

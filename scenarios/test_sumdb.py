@@ -7,9 +7,9 @@ the DB reached through the proxy are scripts: scenarios/script/sumdb_*.txt.
 """
 import pytest
 
-from fixtures import modules
-from fixtures.claims import CONFIRMED, PARTLY, REFUTED
-from fixtures.upstream_code import sumdb
+from fixtures.world import modules
+from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
+from upstreamlib import sumdb
 
 PROXY, DB, ORIGIN = "proxy.corp.test", "sum.corp.test", "example.com"
 LIB, LIB_FIXTURE = "example.com/lib", "example.com_lib_v1.0.0.txt"

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import engine, leakcheck
+from fixtures.runtime import engine
 
+from fixtures.cli import leakcheck
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ["scenarios/test_isolation.py"]      # a few cheap cases, about a second each
 FIRST_LINE_BOUND_S = 120     # the run's start (configure, image check) and its first case

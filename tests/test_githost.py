@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import githost, modules
-from fixtures.upstream_code import gomod
+from fixtures.world import githost, modules
+from upstreamlib import gomod
 
 GIT_DIR = Path(__file__).resolve().parent.parent / "docker" / "git"
 HOST = "git.corp.test"

@@ -20,8 +20,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docker" / "upstream"))
 
-import gomod  # noqa: E402
-from gomod import FixtureError  # noqa: E402
+from upstreamlib import gomod  # noqa: E402
+FixtureError = gomod.FixtureError
 
 DATA = Path(__file__).resolve().parent / "data" / "gomod"
 

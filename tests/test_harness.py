@@ -4,8 +4,10 @@ import os
 
 import pytest
 
-from fixtures import claims, engine, results, toolchains
-from fixtures.observation import Observation, Request
+from fixtures.record import claims, results
+
+from fixtures.runtime import engine, toolchains
+from fixtures.record.observation import Observation, Request
 
 VERSIONS = ["1.27.3", "1.27.2", "1.26.6", "1.23.4.4", "1.23.3.1", "1.22.10", "1.21.13", "1.20.14"]
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from fixtures.member import InfrastructureError, Member
-from fixtures.middleware import PROGRAMS, Middleware, _envoy_line, _nginx_line, _squid_line
+from fixtures.world.member import InfrastructureError, Member
+from fixtures.world.middleware import PROGRAMS, Middleware, _envoy_line, _nginx_line, _squid_line
 
 # The values a scenario must give some variants (everything else has a default in the template).
 REQUIRED = {("nginx", "auth"): {"password": "s3cret"}, ("nginx", "fixed"): {"status": 503},

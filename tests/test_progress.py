@@ -4,8 +4,7 @@ from __future__ import annotations
 import io
 import re
 
-from fixtures import images, progress
-
+from fixtures.runtime import images, progress
 DEBOOTSTRAP = b"""I: Retrieving InRelease
 I: Checking Release signature
 I: Retrieving Packages

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import toolchain_module, toolchains
-from fixtures.toolchains import Toolchain, ToolchainError
-from fixtures.upstream_code import gomod, sumdb
+from fixtures.runtime import toolchain_module, toolchains
+from fixtures.runtime.toolchains import Toolchain, ToolchainError
+from upstreamlib import gomod, sumdb
 
 UPSTREAM = Path(__file__).resolve().parent.parent / "docker" / "upstream"
 sys.path.insert(0, str(UPSTREAM))

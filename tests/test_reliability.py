@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from fixtures import images, modules, script, toolchains
+from fixtures.runtime import images, toolchains
 
+from fixtures.world import modules
+
+from fixtures import script
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -152,7 +155,7 @@ def test_a_malformed_module_fixture_stops_the_run_at_configure(tmp_path, earlier
     (data / "example.com_m_v1.0.0.txt").write_text(GOOD_MODULE + "-- go.mod --\nmodule again\n")
     # A plugin loaded before the harness points its fixtures directory at ours.
     (tmp_path / "gotraps_testdata_here.py").write_text(
-        "from pathlib import Path\nfrom fixtures import modules\n"
+        "from pathlib import Path\nfrom fixtures.world import modules\n"
         f"modules.TESTDATA = Path({str(data)!r})\n")
     goroot = _fake_goroot(tmp_path)
     proc = _pytest(["scenarios", "--go", str(goroot)], tmp_path, plugins=["gotraps_testdata_here"])
@@ -256,7 +259,7 @@ def test_a_bad_go_option_stops_the_run_at_configure(tmp_path, earlier_run, value
     assert "no Docker engine" not in proc.stdout + proc.stderr and not proc.stdout.strip(), proc.stdout
 
 
-# --- the cleanup in force if a run is killed (fixtures/reaper.py) ------------------------------------
+# --- the cleanup in force if a run is killed (fixtures/runtime/reaper.py) ------------------------------------
 
 class _NoEngine:
     """Stands for an engine client: reaper.start must decide without one where it can."""
@@ -272,7 +275,7 @@ class _NoEngine:
     (False, True, "--keep: Ryuk would remove the containers it keeps"),
 ])
 def test_without_ryuk_one_line_says_the_label_sweep_is_in_force(monkeypatch, disabled, keep, words):
-    from fixtures import reaper
+    from fixtures.runtime import reaper
     monkeypatch.setattr(reaper, "_user_disabled", disabled)
     cleanup = reaper.start(_NoEngine(), "run-x", 1, keep=keep)
     assert not cleanup.ryuk
@@ -282,7 +285,7 @@ def test_without_ryuk_one_line_says_the_label_sweep_is_in_force(monkeypatch, dis
 
 @pytest.mark.parametrize("content, words", [(None, "No such file"), (b"not a tarball", "unexpected EOF")])
 def test_a_ryuk_tarball_that_does_not_load_is_named(tmp_path, monkeypatch, content, words):
-    from fixtures import reaper
+    from fixtures.runtime import reaper
     path = tmp_path / "ryuk.tar"
     if content is not None:
         path.write_bytes(content)
@@ -297,5 +300,5 @@ def test_testcontainers_never_starts_a_reaper_per_process():
     """Every worker would otherwise start its own Ryuk, filtering on its own session id."""
     from testcontainers.core.config import testcontainers_config
 
-    from fixtures import reaper  # noqa: F401  (importing it is what turns testcontainers' own off)
+    from fixtures.runtime import reaper  # noqa: F401  (importing it is what turns testcontainers' own off)
     assert testcontainers_config.ryuk_disabled

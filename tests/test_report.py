@@ -11,8 +11,9 @@ from pathlib import Path
 import markupsafe
 import pytest
 
-from fixtures import claims, cli, report, rundiff, runs
+from fixtures.record import claims, report, rundiff, runs
 
+from fixtures.cli import gotraps as cli
 DATA = Path(__file__).resolve().parent / "data" / "runs"
 CLAIMS_MD = Path(__file__).resolve().parents[2] / "shared" / "claims.md"
 

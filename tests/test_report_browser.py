@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import claims, report, runs
-
+from fixtures.record import claims, report, runs
 DATA = Path(__file__).resolve().parent / "data" / "runs"
 WINDOW = (1400, 1800)
 

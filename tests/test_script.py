@@ -1,4 +1,4 @@
-"""The script scenario format (fixtures/script.py): parsing as cmd/internal/script does, and the
+"""The script scenario format (fixtures/script/): parsing as cmd/internal/script does, and the
 errors a bad file gives at collection, each naming file and line. No Docker."""
 import re
 from pathlib import Path
@@ -139,7 +139,7 @@ def test_every_script_scenario_loads():
 def test_gos_own_mod_scripts_parse():
     """The fidelity check's scripts (cmd/go/testdata/script of the default release) use only commands
     and conditions the engine knows."""
-    from fixtures import toolchains
+    from fixtures.runtime import toolchains
     goroot = toolchains.cache_dir() / "toolchains" / toolchains.DEFAULT_GO / "go"
     if not goroot.is_dir():
         pytest.skip(f"no unpacked Go {toolchains.DEFAULT_GO} in {goroot.parent}")
@@ -159,7 +159,7 @@ class _Topo:
 
 
 def _run_with(requests, timed_out=False):
-    from fixtures.observation import Observation, Request
+    from fixtures.record.observation import Observation, Request
     s = script.Script(Path("t.txt"), "t.txt", [], [], "script", (), {})
     run = script.Run(s, _Topo(), case=None)
     run.obs = Observation(argv=["go", "get"], env={}, exit_code=0, stdout="", stderr="", duration_s=1.0,

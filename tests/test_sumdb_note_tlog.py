@@ -18,7 +18,7 @@ import zipfile
 import pytest
 
 # sumdb.py imports its sibling gomod.py: load both the way the host does.
-from fixtures.upstream_code import gomod, sumdb
+from upstreamlib import gomod, sumdb
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "sumdb"

@@ -15,10 +15,10 @@ import pytest
 UPSTREAM = Path(__file__).resolve().parent.parent / "docker" / "upstream"
 sys.path.insert(0, str(UPSTREAM))
 
-import gomod  # noqa: E402
+from upstreamlib import gomod  # noqa: E402
 import goproxy  # noqa: E402
 import httpfault  # noqa: E402
-import sumdb  # noqa: E402
+from upstreamlib import sumdb  # noqa: E402
 import sumdbrole  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "gomod"

@@ -22,7 +22,7 @@ import pytest
 UPSTREAM = Path(__file__).resolve().parent.parent / "docker" / "upstream"
 sys.path.insert(0, str(UPSTREAM))
 
-import gomod  # noqa: E402
+from upstreamlib import gomod  # noqa: E402
 import goproxy  # noqa: E402
 import httpfault  # noqa: E402
 

@@ -2,7 +2,7 @@
 """Start the git host from its state dir (/srv/state, copied in per test before the start):
 
   config.json      {"host": "git.corp.test", "auth": null | {"users": {user: password}, "goget": bool}}
-  repos.json       {"<repo>": [{"tag", "time", "message", "files": {path: base64}}, ...]}  (fixtures/githost.py)
+  repos.json       {"<repo>": [{"tag", "time", "message", "files": {path: base64}}, ...]}  (fixtures/world/githost.py)
   goget.json       how ?go-get=1 is answered (read per request by goget.py)
   tls/cert.pem     HTTPS on 443 when present
   ssh/host_key     sshd's host key (rotated by the test: new file, then SIGHUP to sshd)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Entry point of every middleware image: check the rendered config with the program's own checker,
 # start the program, wait (bounded) until each port accepts, then print one "ready" line that the
-# harness waits for (fixtures/member.py). A rejected config prints the checker's message and exits 3.
+# harness waits for (fixtures/world/member.py). A rejected config prints the checker's message and exits 3.
 #   CHECK    the checker command (nginx -t, envoy --mode validate, squid -k parse)
 #   RUN      the program in the foreground
 #   PORTS    ports that must accept before "ready"

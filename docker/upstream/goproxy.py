@@ -79,7 +79,7 @@ import ssl
 import threading
 import urllib.parse
 
-import gomod
+from upstreamlib import gomod
 from httpfault import JSONFile, Response, Upstream, _file_sig, text_response
 
 CT_JSON = "application/json"

@@ -61,7 +61,7 @@ import re
 import threading
 
 import goproxy  # ModuleSet: the fixtures, as the GOPROXY role loads them
-import sumdb
+from upstreamlib import sumdb
 from httpfault import JSONFile, Response, StartupError, Upstream, text_response
 
 CT_ERROR = "text/plain; charset=utf-8"

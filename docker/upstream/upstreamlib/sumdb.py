@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-import gomod  # same directory: on sys.path as the script dir (/srv), or loaded first by the host
+from . import gomod  # the package the host and the container share (upstreamlib)
 
 # ---------------------------------------------------------------------------
 # note
