@@ -33,8 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fixtures import plugin  # noqa: E402
-from fixtures.record import results, rundiff, runs  # noqa: E402
+from fixtures.record import rundiff, runs  # noqa: E402
+from fixtures.record.line import ResultLine  # noqa: E402
 from fixtures.runtime import engine, images, toolchains  # noqa: E402
+from fixtures.world.topology import SERVICE_IMAGES  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -47,18 +49,17 @@ def percentile(values: list[float], p: float) -> float | None:
 def seed(results_dir: Path) -> None:
     """Give a throw-away results dir the case durations of the user's last runs (the longest cases start
     first), as the user's own next run would have them."""
-    durations = plugin._last_durations(ROOT / "results")
+    durations = runs.last_durations(ROOT / "results", plugin.DURATIONS_FILE)
     if durations:
         (results_dir / "seed").mkdir()
         (results_dir / "seed" / "run.json").write_text("{}")
-        (results_dir / "seed" / "results.jsonl").write_text(
-            "".join(json.dumps({"nodeid": n, "duration_s": d}) + "\n" for n, d in durations.items()))
+        (results_dir / "seed" / "results.jsonl").write_text(     # a line per case key, under no release
+            "".join(json.dumps(ResultLine(nodeid=key, duration_s=d).to_json()) + "\n" for key, d in durations.items()))
 
 
 def save_durations(results_dir: Path) -> None:
     """The order of a run without runs of its own (scenarios/durations.json) from a full run that passed."""
-    lines = results.read(results_dir / "latest" / "results.jsonl")
-    durations = {plugin.duration_key(l["nodeid"]): round(l.get("duration_s") or 0.0, 1) for l in lines}
+    durations = {l.case: round(l.duration_s or 0.0, 1) for l in runs.load(results_dir / "latest").lines}
     plugin.DURATIONS_FILE.write_text(json.dumps(dict(sorted(durations.items())), indent=0) + "\n")
 
 
@@ -82,14 +83,14 @@ def suite(label: str, select: list[str], results_dir: Path) -> dict:
                           cwd=ROOT, capture_output=True, text=True, env=env)
     wall, cpu = time.monotonic() - started, busy_cpu_s() - cpu
     summary = [l for l in proc.stdout.splitlines() if " in " in l and ("passed" in l or "failed" in l)]
-    lines = results.read(results_dir / "latest" / "results.jsonl") if (results_dir / "latest").exists() else []
+    lines = runs.load(results_dir / "latest").lines if (results_dir / "latest").exists() else []
     families: dict[str, list[float]] = {}
     for line in lines:
-        families.setdefault(line["family"], []).append(line.get("harness_s") or 0.0)
+        families.setdefault(line.family, []).append(line.harness_s or 0.0)
     every = [h for hs in families.values() for h in hs]
     return {"workers": label, "exit": proc.returncode, "wall_s": round(wall, 1), "busy_cpu_s": round(cpu, 1),
             "pytest": summary[-1].strip("= ") if summary else proc.stdout[-300:], "cases": len(lines),
-            "case_time_s": round(sum(l.get("duration_s") or 0 for l in lines), 1),
+            "case_time_s": round(sum(l.duration_s or 0 for l in lines), 1),
             # what the containers themselves used; the rest of busy_cpu_s is the engine, the kernel, pytest
             "containers_cpu_s": container_cpu(lines),
             "harness_s": {"median": percentile(every, 0.5), "p90": percentile(every, 0.9)},
@@ -98,11 +99,11 @@ def suite(label: str, select: list[str], results_dir: Path) -> dict:
             "slowest": slowest(lines)}
 
 
-def container_cpu(lines: list[dict]) -> dict:
+def container_cpu(lines: list[ResultLine]) -> dict:
     """CPU seconds the cases' containers used: go clients (members go0, go1 ...) and servers."""
     go = servers = 0.0
     for line in lines:
-        for member, cpu in (line.get("cpu_s") or {}).items():
+        for member, cpu in (line.cpu_s or {}).items():
             if member.startswith("go") and member[2:].isdigit():
                 go += cpu or 0
             else:
@@ -122,15 +123,13 @@ def flips(run_dirs: dict[str, Path]) -> list[dict]:
     return out
 
 
-def slowest(lines: list[dict], n: int = 10) -> list[dict]:
+def slowest(lines: list[ResultLine], n: int = 10) -> list[dict]:
     """The n longest cases, each with where its time went."""
     out = []
-    for line in sorted(lines, key=lambda l: -(l.get("duration_s") or 0))[:n]:
-        commands = line.get("observations") or []
-        why = [f"{o['command'][:70]}: {o['duration_s']} s" + (" (watchdog fired)" if o.get("timed_out") else "")
-               for o in sorted(commands, key=lambda o: -o["duration_s"])[:2]]
-        out.append({"nodeid": line["nodeid"], "duration_s": line.get("duration_s"),
-                    "harness_s": line.get("harness_s"), "why": why})
+    for line in sorted(lines, key=lambda l: -(l.duration_s or 0))[:n]:
+        why = [f"{o.command[:70]}: {o.duration_s} s" + (" (watchdog fired)" if o.timed_out else "")
+               for o in sorted(line.observations, key=lambda o: -(o.duration_s or 0))[:2]]
+        out.append({"nodeid": line.nodeid, "duration_s": line.duration_s, "harness_s": line.harness_s, "why": why})
     return out
 
 
@@ -138,8 +137,8 @@ def image_check_s() -> float:
     client = engine.connect()
     started = time.monotonic()
     images.ensure_base(client)
-    for name in images.SERVICE_IMAGES:
-        images.ensure_image(client, name)
+    for recipe in SERVICE_IMAGES.values():
+        images.ensure_image(client, recipe)
     images.ensure_go_image(client, toolchains.ensure(toolchains.DEFAULT_GO))
     return round(time.monotonic() - started, 2)
 

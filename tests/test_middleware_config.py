@@ -5,7 +5,7 @@ import json
 import pytest
 
 from fixtures.world.member import InfrastructureError, Member
-from fixtures.world.middleware import PROGRAMS, Middleware, _envoy_line, _nginx_line, _squid_line
+from fixtures.world.middleware import PROGRAMS, Middleware
 
 # The values a scenario must give some variants (everything else has a default in the template).
 REQUIRED = {("nginx", "auth"): {"password": "s3cret"}, ("nginx", "fixed"): {"status": 503},
@@ -64,7 +64,7 @@ def test_nginx_log_line():
                        "path": "/example.com/%21upper/@v/list", "status": 200, "bytes": 7, "upstream": "10.0.0.2:80",
                        "upstream_status": "200", "upstream_time": "0.240", "cache": "MISS", "accept": "",
                        "user_agent": "GoCommand/1", "cache_control": ""})
-    r = _nginx_line("mirror.corp.test", line)
+    r = PROGRAMS["nginx"].parse("mirror.corp.test", line)
     assert (r.method, r.path, r.status, r.t) == ("GET", "/example.com/%21upper/@v/list", 200, 1700000010.25)
     assert r.detail["cache"] == "MISS" and r.headers == {"User-Agent": "GoCommand/1"}
 
@@ -74,17 +74,17 @@ def test_envoy_log_line():
                        "flags": "UT", "details": "upstream_response_timeout", "upstream": "10.0.0.2:80",
                        "upstream_time": None, "duration": 2001, "bytes": 24, "accept": None,
                        "user_agent": "GoCommand/1", "cache_control": None})
-    r = _envoy_line("mirror.corp.test", line)
+    r = PROGRAMS["envoy"].parse("mirror.corp.test", line)
     assert (r.status, r.detail["flags"], r.t) == (504, "UT", 1700000000.123)
 
 
 def test_squid_log_line_and_the_probe():
-    r = _squid_line("squid.corp.test", "1700000001.500 500 CONNECT proxy.corp.test:8443 403 TCP_DENIED HIER_NONE "
+    r = PROGRAMS["squid"].parse("squid.corp.test", "1700000001.500 500 CONNECT proxy.corp.test:8443 403 TCP_DENIED HIER_NONE "
                                        "- - 3900 - Go-http-client%2F1.1 -")
     assert (r.method, r.path, r.status, r.t) == ("CONNECT", "proxy.corp.test:8443", 403, 1700000001.0)
     assert r.detail["result"] == "TCP_DENIED" and r.headers == {"User-Agent": "Go-http-client/1.1"}
     with pytest.raises(ValueError):      # serve.sh's readiness probe: a connection without a request
-        _squid_line("s", "1700000001.000 0 - error:transaction-end-before-headers - NONE_NONE HIER_NONE - - 0 - - -")
+        PROGRAMS["squid"].parse("s", "1700000001.000 0 - error:transaction-end-before-headers - NONE_NONE HIER_NONE - - 0 - - -")
 
 
 class SilentContainer:

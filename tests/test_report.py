@@ -12,10 +12,14 @@ import markupsafe
 import pytest
 
 from fixtures.record import claims, report, rundiff, runs
+from fixtures.record.line import case_key
+from fixtures.record.observation import CommandRecord
 
 from fixtures.cli import gotraps as cli
-DATA = Path(__file__).resolve().parent / "data" / "runs"
+DATA = Path(__file__).resolve().parent / "data" / "runs"      # runs of schema 1, as an earlier gotraps wrote them
+# The article's own list of claims, beside the checkout where the project is developed (not in a clone).
 CLAIMS_MD = Path(__file__).resolve().parents[2] / "shared" / "claims.md"
+DOCS_CLAIMS = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 
 # Real error lines: the same failure under two releases differs only in container addresses and ports.
 RESET_1273 = ('example.com/lib@v1.0.0: Get "http://proxy-a.corp.test/example.com/lib/@v/v1.0.0.info": read tcp '
@@ -38,6 +42,16 @@ def copy_run(tmp_path: Path, release: str, name: str | None = None) -> Path:
     dest = tmp_path / (name or f"run-{release}")
     shutil.copytree(DATA / f"go{release}", dest)
     return dest
+
+
+def key(line: dict) -> str:
+    """The case key of a raw line of schema 1."""
+    return case_key(line["nodeid"], line["go_release"])
+
+
+def command(**fields) -> CommandRecord:
+    return CommandRecord.from_json({"command": "go mod download", "exit_code": 1, "timed_out": False,
+                                    "error_line": "", **fields})
 
 
 def rewrite(run_dir: Path, change) -> None:
@@ -87,12 +101,12 @@ def test_temp_paths_and_go_temp_names_are_not_a_change():
     (SUMDB_500, "500 Internal Server Error"),
 ])
 def test_error_class_is_the_last_clause(line, cls):
-    assert rundiff.error_class({"exit_code": 1, "timed_out": False, "error_line": line}) == cls
+    assert rundiff.error_class(command(exit_code=1, error_line=line)) == cls
 
 
 def test_error_class_of_success_and_of_a_hang():
-    assert rundiff.error_class({"exit_code": 0, "error_line": "go: added example.com/lib v1.0.0"}) == "ok"
-    assert rundiff.error_class({"exit_code": 124, "timed_out": True, "error_line": ""}) == "timed out"
+    assert rundiff.error_class(command(exit_code=0, error_line="go: added example.com/lib v1.0.0")) == "ok"
+    assert rundiff.error_class(command(exit_code=124, timed_out=True)) == "timed out"
     assert rundiff.error_class(None) == "no go command"
 
 
@@ -106,7 +120,7 @@ def test_error_class_of_success_and_of_a_hang():
     ("scenarios/test_x.py::test_d[go1.27.3-go1.27.3 twice]", "1.27.3", "scenarios/test_x.py::test_d[go1.27.3 twice]"),
 ])
 def test_case_key_factors_out_the_release(nodeid, release, key):
-    assert runs.case_key({"nodeid": nodeid, "go_release": release}) == key
+    assert case_key(nodeid, release) == key
 
 
 def test_releases_pair_by_release_then_minor_then_the_one_left():
@@ -157,7 +171,7 @@ def test_every_kind_of_behaviour_change_is_found(tmp_path, what, change, field):
     for run_dir in (a, b):     # as lines record them now: the headers each server received
         rewrite(run_dir, lambda l: [o.setdefault("headers", {}) for o in l["observations"]])
     target = "test_second_proxy_after_failure[reset-comma]"
-    rewrite(b, lambda l: change(l) if runs.case_key(l).endswith(target) else None)
+    rewrite(b, lambda l: change(l) if key(l).endswith(target) else None)
     d = rundiff.diff(runs.load(a), runs.load(b))
     assert [c.case.split("::")[1] for c in d.changes] == [target], what
     assert field in [f for f, _, _ in d.changes[0].fields], d.changes[0].fields
@@ -186,29 +200,29 @@ def test_what_varies_from_run_to_run_without_go_is_not_a_change(tmp_path):
     killed = "test_second_proxy_after_failure[reset-pipe]"
 
     def mark(line):
-        if runs.case_key(line).endswith(races):
+        if key(line).endswith(races):
             line.update(nondeterministic=True)
-        if runs.case_key(line).endswith(killed):
+        if key(line).endswith(killed):
             line["observations"][0].update(timed_out=True)
         line["facts"]["mw_detail"] = [{"upstream_time": "2.001", "upstream_status": "504"}]
     for run_dir in (a, b):
         rewrite(run_dir, mark)
 
     def churn(line):
-        if runs.case_key(line).endswith(races):
+        if key(line).endswith(races):
             line["observations"][0].update(exit_code=0, error_line="")
             line["facts"]["class_histogram"] = {"ENOENT": 2}
-        if runs.case_key(line).endswith(killed):
+        if key(line).endswith(killed):
             line["observations"][0].update(error_line="Session terminated, killing shell... ...killed.")
         line["facts"]["mw_detail"] = [{"upstream_time": "2.003", "upstream_status": "504"}]
     rewrite(b, churn)
     d = rundiff.diff(runs.load(a), runs.load(b))
     assert not d.changes, rundiff.format_diff(d)
     # A claim it records in one run only (some trial failed there): chance. A verdict both recorded: a change.
-    rewrite(b, lambda l: l.update(claims=[]) if runs.case_key(l).endswith(races) else None)
+    rewrite(b, lambda l: l.update(claims=[]) if key(l).endswith(races) else None)
     assert not rundiff.diff(runs.load(a), runs.load(b)).changes
     rewrite(b, lambda l: l.update(claims=[{"id": "C3.3", "verdict": "CONFIRMED", "evidence": "x"}])
-            if runs.case_key(l).endswith(races) else None)
+            if key(l).endswith(races) else None)
     assert [c.case.split("::")[1] for c in rundiff.diff(runs.load(a), runs.load(b)).changes] == [races]
 
 
@@ -288,8 +302,8 @@ def test_report_has_the_matrix_the_claims_and_the_run(two_release_run):
         assert "Chapter 3 — the proxy chain" in text
         assert "docker-engine" in text and "go version go1.21.13 linux/amd64" in text
     # go's exact error line is on hover (title) and in the cell's details, escaped
-    reset = next(l for l in run.lines if "reset-comma" in l["nodeid"] and l["go_release"] == "1.27.3")
-    assert f'title="{markupsafe.escape(reset["observation"]["error_line"])}"' in html
+    reset = next(l for l in run.lines if "reset-comma" in l.nodeid and l.release == "1.27.3")
+    assert f'title="{markupsafe.escape(reset.observation.error_line)}"' in html
     assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)   # self-contained
     assert "| `test_second_proxy_after_failure[reset-comma]` | connection reset by peer | connection reset by peer |" in md
 
@@ -333,10 +347,17 @@ def test_every_run_writes_its_report_and_compares_with_the_previous(tmp_path, ca
     assert "Against <code>20990101-000000-aaaaaa</code>: <b>4</b> changed cases" in html
 
 
-def test_claims_are_in_sync_with_the_article_list():
-    if not CLAIMS_MD.is_file():
-        pytest.skip(f"{CLAIMS_MD} is not beside the checkout")
-    text = CLAIMS_MD.read_text(encoding="utf-8")
+def test_docs_claims_md_is_what_the_generator_writes():
+    assert DOCS_CLAIMS.read_text(encoding="utf-8") == claims.markdown(), \
+        f"docs/claims.md differs from fixtures/record/claims.py: regenerate it with `{claims.MARKDOWN_COMMAND}`"
+
+
+@pytest.mark.parametrize("path", [DOCS_CLAIMS, CLAIMS_MD], ids=["docs", "article list"])
+def test_claims_are_in_sync_with_the_article_list(path):
+    if not path.is_file():
+        pytest.skip(f"{path} does not exist: the article's list is beside the checkout where gotraps is "
+                    f"developed, not in a clone")
+    text = path.read_text(encoding="utf-8")
     ids = re.findall(r"^- \*\*(C\d+\.\d+)\*\*", text, re.M)
     assert ids == list(claims.CLAIMS)
     chapters = dict(re.findall(r"^## (Chapter (\d+) — .+)$", text, re.M)[i][::-1] for i in range(4))
@@ -346,12 +367,15 @@ def test_claims_are_in_sync_with_the_article_list():
 # --- the command line ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, words", [
-    ([], ["setup", "clean", "report", "diff", "releases", "pytest -n auto"]),
+    ([], ["setup", "clean", "report", "diff", "nightly", "claims", "releases", "pytest -n auto"]),
     (["setup"], ["docker.io", "debootstrap", "--go", "--no-engine", "GOTRAPS_CACHE"]),
     (["clean"], ["--images", "--keep"]),
-    (["report"], ["report.html", "RUN", "--results-dir"]),
-    (["diff"], ["normalized", "Exit status", "1.21.13"]),
+    (["report"], ["report.html", "RUN", "--results-dir", "--out", "cross-release", "--go minors"]),
+    (["diff"], ["normalized", "Exit status", "1.21.13", "--format", "markdown", "json", "60 kB", "biggest first"]),
+    (["nightly"], ["--current", "--previous", "--previous-status", "cancelled", "-k", "never seen", "--summary",
+                   "$GITHUB_STEP_SUMMARY", "Exit status"]),
     (["releases"], ["--refresh", "minors"]),
+    (["claims"], ["--format", "markdown", "docs/claims.md"]),
 ])
 def test_help_is_complete(argv, words, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -56,10 +56,12 @@ def test_the_browser_builds_the_matrix_and_the_claims(rendered):
     dom = proc.stdout
     assert "<table" in dom and dom.count('class="matrix"') == 2           # one matrix per family
     # every case under both releases: 7 cases x 2 releases, each cell with go's error line on hover
-    cells = re.findall(r'<td class="cell (\w+)" title="([^"]*)" data-release="([\d.]+)"', dom)
+    cells = re.findall(r'<td class="cell (\w+)(?: changed)?" title="([^"]*)" data-release="([\d.]+)"', dom)
     assert len(cells) == 14 and {r for _, _, r in cells} == {"1.21.13", "1.27.3"}
     assert any("connection reset by peer" in title for _, title, _ in cells)
     assert {css for css, _, _ in cells} == {"ok", "error"}
+    # a cell that differs from the release before it is marked, and says in what on hover
+    assert 'data-changed="yes"' in dom and "differs from go1.21.13: go command 1: proxy.corp.test saw GET" in dom
     # one click away: the cell's <details> holds the go command and its exact error line
     assert re.search(r"<details><summary>connection refused</summary>\s*<pre>\$ go mod download", dom)
     assert "<th>middleware</th>" in dom and "nginx" in dom

@@ -113,10 +113,18 @@ def test_a_good_script(tmp_path):
     ("upstream a.test\ngo version\n[requested:b.test] stop\n", 3, "'b.test' is not declared above"),
     ("upstream a.test\nfault a.test '.*' statuss code=1\ngo version\n", 2, "fault: unknown action 'statuss'"),
     ("upstream a.test\nfault a.test '.*' status\ngo version\n", 2, "fault: action 'status' needs 'code'"),
+    ("upstream a.test\nfault a.test '.*' hang then delay seconds=1\ngo version\n", 2,
+     "fault: 'hang' ends the exchange, so it comes last"),
+    ("upstream a.test\nfault a.test '.*' delay seconds=1 then\ngo version\n", 2, "fault: want an action name after"),
     ("upstream -tls=maybe a.test\ngo version\n", 1, "-tls=maybe: want one of trusted"),
+    ("go version\nnginx a.test no-such-variant\n", 2, "nginx: unknown variant 'no-such-variant'"),
+    ("upstream a.test\nsquid p.test forward upstream=b.test\ngo version\n", 2, "'b.test' is not declared above"),
     ("go version\nclaim C9.9 REFUTED\n", 2, "unknown claim id 'C9.9'"),
     ("go version\nclaim C3.3 TRUE\n", 2, "verdict must be one of"),
     ("go version\n! claim C3.3 REFUTED\n", 2, "never negated"),
+    ("go version\nclaim C3.3 REFUTED else=REFUTED\n", 2, "else verdict differs from the verdict"),
+    ("go version\nclaim C3.3 REFUTED else=MAYBE\n", 2, "verdict must be one of"),
+    ("go version\nclaim C3.3 REFUTED else=$V\n", 2, "else verdict is written out"),
     ("go version\nstdout\n", 2, "usage: stdout"),
     ("go version\nstdout '('\n", 2, "bad regexp"),
     ("go version\nenv X=1 &\n", 2, "cannot be run in background"),
@@ -160,7 +168,7 @@ class _Topo:
 
 def _run_with(requests, timed_out=False):
     from fixtures.record.observation import Observation, Request
-    s = script.Script(Path("t.txt"), "t.txt", [], [], "script", (), {})
+    s = script.Script(Path("t.txt"), "t.txt", [], [], "script", (), {}, script.ENGINE)
     run = script.Run(s, _Topo(), case=None)
     run.obs = Observation(argv=["go", "get"], env={}, exit_code=0, stdout="", stderr="", duration_s=1.0,
                           timed_out=timed_out, timeout_s=30,
@@ -195,3 +203,99 @@ def test_negation_and_the_watchdog():
     with pytest.raises(script.ScriptFailure, match="watchdog"):   # as in Go: a killed command proves nothing
         run.check_status(line, ["get", "x"], script.WATCHDOG_PREFIX + " no exit within 30 s")
     run.check_status(parse_line("t.txt", 1, "? go get x"), ["get", "x"], script.WATCHDOG_PREFIX + " killed")
+
+
+# --- claims: a failing check records the else verdict of the claims it was evidence for ---------------
+
+ELSE_SCRIPT = """requested mirror.test '\\.info$'
+requested mirror.test '\\.zip$'
+claim C3.3 REFUTED else=PARTLY 'no fallback'
+claim C3.4 REFUTED 'no else: nothing recorded'
+[timedout] claim C3.5 REFUTED else=PARTLY 'its condition does not hold: nothing recorded'
+requested mirror.test
+claim C3.8 PARTLY else=CONFIRMED 'the next block: its evidence did not run'
+"""
+
+
+def _claims_run(text, requests, timed_out=False):
+    from fixtures.record.case import Case
+    run = _run_with(requests, timed_out)
+    lines = [parse_line("t.txt", n, t) for n, t in enumerate(text.splitlines(), 1)]
+    run.script = script.Script(Path("t.txt"), "t.txt", lines, [], "script", ("C3.3", "C3.4", "C3.5", "C3.8"), {},
+                               script.ENGINE)
+    run.case = Case("t.txt::t", "script", {}, run.script.claims)
+    return run
+
+
+def test_a_failing_check_records_the_else_verdict_and_fails_naming_its_line():
+    run = _claims_run(ELSE_SCRIPT, [("/x/@v/v1.0.0.info", 200, {})])
+    with pytest.raises(script.ScriptFailure) as exc:
+        run.execute()
+    assert str(exc.value).endswith("failed at t.txt:2 in /work")
+    assert "[claim C3.3 PARTLY: the else verdict of t.txt:3]" in str(exc.value)
+    [v] = run.case.claims
+    assert (v.id, v.verdict) == ("C3.3", "PARTLY")
+    assert v.evidence == ("not REFUTED: evidence failed at t.txt:2: requested mirror.test '\\.zip$': "
+                          "no requests to mirror.test matching `\\.zip$` (asked: mirror.test) (`go get`: ok) [t.txt:3]")
+
+
+def test_passing_checks_record_the_claims_as_written():
+    run = _claims_run(ELSE_SCRIPT, [("/x/@v/v1.0.0.info", 200, {}), ("/x/@v/v1.0.0.zip", 200, {})])
+    run.execute()
+    assert [(v.id, v.verdict) for v in run.case.claims] == [("C3.3", "REFUTED"), ("C3.4", "REFUTED"),
+                                                           ("C3.8", "PARTLY")]
+    assert run.case.claims[0].evidence == "no fallback (`go get`: ok) [t.txt:3]"
+
+
+def test_a_watchdog_kill_or_a_usage_error_records_no_else_verdict():
+    """Neither is Go's behaviour: the script fails, its claims record nothing."""
+    run = _claims_run("! go get x\nclaim C3.3 REFUTED else=PARTLY", [], timed_out=True)
+    with pytest.raises(script.ScriptFailure, match="failed at t.txt:1"):
+        run.check_status(run.script.lines[0], ["get", "x"], script.WATCHDOG_PREFIX + " no exit within 30 s, killed")
+    assert run.case.claims == []
+    run = _claims_run("requested\nclaim C3.3 REFUTED else=PARTLY", [])
+    with pytest.raises(script.ScriptFailure, match="usage: requested"):
+        run.execute()
+    assert run.case.claims == []
+
+
+def test_a_skip_is_the_engines_own_exception():
+    """The engine raises SkipScript naming the line; collect.py and goscripts.py make it a pytest skip."""
+    s = script.Script(Path("t.txt"), "t.txt", [parse_line("t.txt", 3, "skip not here")], [], "script", (), {},
+                      script.ENGINE)
+    with pytest.raises(script.SkipScript, match=r"^t\.txt:3: not here$"):
+        script.Run(s, _Topo(), case=None).execute()
+
+
+def test_a_fault_chain_loads(tmp_path):
+    s = load(write(tmp_path, "upstream a.test\nfault a.test '\\.zip$' delay seconds=1 then truncate bytes=10 "
+                             "times=2\ngo version\n"))
+    assert s.lines[1].name == "fault"
+
+
+# --- the package: its layers and the README generated from its registries ---------------------------
+
+def test_the_engine_imports_neither_pytest_nor_docker():
+    import subprocess
+    import sys
+    code = ("import sys, fixtures.script.engine, fixtures.script.state; "
+            "print(sorted(m for m in ('pytest', 'docker') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_every_middleware_program_is_a_command():
+    """A program added to PROGRAMS is a script command declaring a host, with no edit in fixtures/script."""
+    from fixtures.world.middleware import PROGRAMS
+    for name in PROGRAMS:
+        cmd = script.ENGINE.commands[name]
+        assert cmd.declares and cmd.hosts(["mw.test", "plain", "upstream=up.test"]) == ["up.test"]
+
+
+def test_the_readme_tables_are_generated():
+    """scenarios/script/README.md's tables of commands, conditions and fault actions are what the
+    registries say (as cmd/go's script README is checked against its engine)."""
+    from fixtures.script import readme
+    diff = readme.diff()
+    assert not diff, (f"{readme.README.relative_to(ROOT)} is out of date: run `{readme.COMMAND}`, "
+                      f"then review the diff\n{diff}")

@@ -2,6 +2,7 @@
 # Entry point of every middleware image: check the rendered config with the program's own checker,
 # start the program, wait (bounded) until each port accepts, then print one "ready" line that the
 # harness waits for (fixtures/world/member.py). A rejected config prints the checker's message and exits 3.
+# The harness gives the variables, from the program's entry in fixtures/world/middleware.py PROGRAMS:
 #   CHECK    the checker command (nginx -t, envoy --mode validate, squid -k parse)
 #   RUN      the program in the foreground
 #   PORTS    ports that must accept before "ready"

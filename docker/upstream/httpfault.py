@@ -10,8 +10,9 @@ the container; there is no control port):
                         and the file is read again on the next request. Valid
                         JSON with a bad rule makes every request fail with 500
                         and the reason, so a typo can't silently disable a
-                        fault. Counters for "times" start from zero whenever
-                        the file is re-read. Missing file = no faults.
+                        fault. A rule's "times" counter survives a re-read
+                        while the rule keeps its id and content (adding a
+                        rule re-arms no other). Missing file = no faults.
   state/release/NAME    Releases requests held by a {"action": "hold",
                         "name": NAME} rule.
   state/requests.jsonl  Request log, one JSON object per line (below).
@@ -27,42 +28,19 @@ the container; there is no control port):
                         (it never needs them). The plain HTTP listener is
                         unaffected. Unknown words are an error at start.
 
-Fault rule (unknown keys are rejected):
-  {"path":   regex, re.search'ed on the raw request target as sent, query
-             string included (default: match everything),
-   "method": "GET" (optional, case-insensitive),
-   "times":  N (optional: the rule applies to the first N matching requests,
-             then never matches again),
-   "comment": any (ignored),
-   "action": one of
-     "status"   {"code": int, "body": str?, "headers": {str: str}?}
-     "delay"    {"seconds": number}      then answer normally
-     "hang"     read the request, never answer; the socket stays open until
-                the client closes it or the server stops
-     "reset"    no answer, close with SO_LINGER 0: the client gets a TCP RST
-     "close"    no answer, orderly close (FIN)
-     "html"     200 text/html: a captive-portal style login page
-     "truncate" {"bytes": N}  full headers (true Content-Length), then only
-                the first N body bytes, then close
-     "redirect" {"location": str, "code": int? (default 302)}
-     "body"     {"text": str | "base64": str, "content_type": str?,
-                 "code": int? (default 200), "headers": {str: str}?}
-     "hold"     {"name": str}  wait until state/release/<name> exists, then
-                answer normally
-     "headers"  {"headers": {str: str}}  answer normally, with these response
-                headers added (replacing any of the same name), e.g.
-                Cache-Control, Last-Modified, Content-Type
-     "trickle"  {"bytes": N, "interval": seconds}  answer normally, but send
-                the body N bytes at a time, one piece per interval (a slow
-                body after prompt headers)
-  }
+Fault rules: upstreamlib/faults/__init__.py (the rule's keys, ids, chains
+with "then"), one module per action in upstreamlib/faults/ (its keys and
+what it does); faults.markdown_table() lists them. An unknown key is an
+error.
 
 Request log lines:
   arrival: {"id", "t", "server", "method", "path", "host", "headers",
             "tls", "client", "body_bytes", "fault", "rule"}
   end:     {"id", "end": true, "t", "status", "bytes"}
-  "fault" is the action name of the matching rule, "invalid-faults" when
-  faults.json is unusable, or null; "rule" is the rule's index or null.
+  "fault" is the action name of the matching rule (a chain's names joined
+  with "+", e.g. "delay+truncate"), "invalid-faults" when faults.json is
+  unusable, or null; "rule" is the rule's id (its index when it has none)
+  or null.
   "status" is null when no response was sent (hang, reset, close, client
   gone before the status line); "bytes" counts body bytes sent.
   A connection to a TLS listener in "hang-handshake" mode is logged as an
@@ -78,9 +56,7 @@ A role that cannot start (a required state file is missing...) raises
 StartupError from start(); serve.py prints its message and exits with 2.
 """
 
-import base64
 import http.server
-import json
 import os
 import re
 import select
@@ -89,51 +65,14 @@ import ssl
 import struct
 import sys
 import threading
-import time
 import traceback
 import urllib.parse
 
-from upstreamlib.faults import ACTIONS, Rule, _validate_rule  # noqa: F401  (the host validates with the same code)
-
-HOLD_POLL = 0.02  # seconds between checks for state/release/<name>
+from upstreamlib import faults
+from upstreamlib.faults import TEXT_PLAIN
+from statefiles import FaultRules, JSONFile, RequestLog, _file_sig  # noqa: F401  (roles import them from here)
 
 TLS_MODES = ("hang-handshake",)  # words accepted in state/tls/mode
-
-TEXT_PLAIN = "text/plain; charset=utf-8"
-
-LOGIN_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in - Network Access</title>
-<style>
-body { font-family: Arial, Helvetica, sans-serif; background: #f3f4f6; margin: 0; }
-.box { max-width: 360px; margin: 80px auto; background: #fff; padding: 32px;
-       border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.2); }
-h1 { font-size: 20px; margin-top: 0; }
-input { width: 100%; padding: 8px; margin: 6px 0 14px; box-sizing: border-box; }
-button { width: 100%; padding: 10px; background: #1a56db; color: #fff; border: 0; }
-.note { color: #6b7280; font-size: 12px; margin-top: 18px; }
-</style>
-</head>
-<body>
-<div class="box">
-  <h1>Authentication required</h1>
-  <p>Your session has expired. Please sign in to continue to the requested resource.</p>
-  <form method="post" action="/auth/login">
-    <input type="hidden" name="redirect" value="/">
-    <label for="u">Username</label>
-    <input id="u" name="username" type="text" autocomplete="username">
-    <label for="p">Password</label>
-    <input id="p" name="password" type="password" autocomplete="current-password">
-    <button type="submit">Sign in</button>
-  </form>
-  <p class="note">Unauthorized access is prohibited. Contact the IT service desk for help.</p>
-</div>
-</body>
-</html>
-"""
 
 
 class StartupError(Exception):
@@ -174,175 +113,6 @@ def text_response(status, text, content_type=TEXT_PLAIN, headers=None):
     return Response(status, h, text)
 
 
-def _file_sig(path):
-    """Identity of a file's current content, or None if missing. ctime and
-    inode are included because tar extraction (docker put_archive) sets
-    mtime from the archive, so two writes can share an mtime and size."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
-
-
-class FaultRules:
-    """state/faults.json, reloaded on change. Thread-safe."""
-
-    def __init__(self, path, log=None):
-        self.path = path
-        self.log = log or (lambda msg: None)
-        self.lock = threading.Lock()
-        self.sig = None
-        self.rules = []
-        self.error = None  # reason when the current file is unusable
-        self.bad_sig = None  # last unparsable version, to log it once
-
-    def _reload(self):
-        sig = _file_sig(self.path)
-        if sig == self.sig:
-            return
-        if sig is None:
-            self.sig, self.rules, self.error = None, [], None
-            return
-        try:
-            with open(self.path, "rb") as f:
-                data = json.loads(f.read().decode("utf-8"))
-        except FileNotFoundError:
-            self.sig, self.rules, self.error = None, [], None
-            return
-        except (ValueError, OSError) as e:
-            # Probably half written: keep the old rules, look again next time.
-            if sig != self.bad_sig:
-                self.bad_sig = sig
-                self.log("faults.json not readable yet, keeping previous rules: %s" % e)
-            return
-        try:
-            if not isinstance(data, list):
-                raise ValueError("faults.json must hold a JSON list of rules")
-            rules = [_validate_rule(i, spec) for i, spec in enumerate(data)]
-        except ValueError as e:
-            self.sig, self.rules, self.error = sig, [], str(e)
-            self.log("faults.json rejected: %s" % e)
-            return
-        self.sig, self.rules, self.error = sig, rules, None
-
-    def match(self, method, target):
-        """Return (rule or None, error or None), counting the use."""
-        with self.lock:
-            self._reload()
-            if self.error:
-                return None, self.error
-            for rule in self.rules:
-                if rule.method and rule.method != method.upper():
-                    continue
-                if rule.times is not None and rule.used >= rule.times:
-                    continue
-                if not rule.path_re.search(target):
-                    continue
-                rule.used += 1
-                return rule, None
-        return None, None
-
-
-class JSONFile:
-    """A JSON state file reloaded on change, with faults.json's rules: a
-    file that is not valid JSON (half written) is ignored and the previous
-    value stays (and is logged once); valid JSON that parse(data) rejects
-    (ValueError) gives (default, reason) until the file changes again; a
-    missing file gives (default, None). get() -> (value, error). Thread-safe.
-    `changed` is set on each reload that changed the value in force (the
-    caller clears it)."""
-
-    def __init__(self, path, parse, default, log):
-        self.path = path
-        self.parse = parse
-        self.default = default
-        self.log = log
-        self.lock = threading.Lock()
-        self.sig = None
-        self.value = default
-        self.error = None
-        self.bad_sig = None
-        self.changed = False  # set on each successful reload, cleared by the caller
-
-    def get(self):
-        with self.lock:
-            sig = _file_sig(self.path)
-            if sig != self.sig:
-                self._reload(sig)
-            return self.value, self.error
-
-    def _reload(self, sig):
-        name = os.path.basename(self.path)
-        if sig is None:
-            self.sig, self.value, self.error, self.changed = None, self.default, None, True
-            return
-        try:
-            with open(self.path, "rb") as f:
-                data = json.loads(f.read().decode("utf-8"))
-        except FileNotFoundError:
-            self.sig, self.value, self.error, self.changed = None, self.default, None, True
-            return
-        except (ValueError, OSError) as e:
-            if sig != self.bad_sig:
-                self.bad_sig = sig
-                self.log("%s not readable yet, keeping the previous content: %s" % (name, e))
-            return
-        try:
-            value = self.parse(data)
-        except ValueError as e:
-            self.sig, self.value, self.error = sig, self.default, "%s: %s" % (name, e)
-            self.log("%s rejected: %s" % (name, e))
-            return
-        self.sig, self.value, self.error, self.changed = sig, value, None, True
-
-
-class RequestLog:
-    """Appends JSON lines to state/requests.jsonl (opened per write so a test
-    may truncate or delete the file at any time)."""
-
-    def __init__(self, path, server_name):
-        self.path = path
-        self.server_name = server_name
-        self.lock = threading.Lock()
-        self.next_id = 1
-
-    def _write(self, obj):
-        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
-        try:
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-        except OSError as e:
-            print("httpfault: cannot write %s: %s" % (self.path, e), file=sys.stderr, flush=True)
-
-    def arrival(self, handler, fault, rule_index, body_bytes):
-        headers = {}
-        for k, v in handler.headers.items():
-            headers[k] = headers[k] + ", " + v if k in headers else v
-        return self._arrive(handler.client_address, method=handler.command, path=handler.path,
-                            host=handler.headers.get("Host"), headers=headers, tls=handler.is_tls,
-                            body_bytes=body_bytes, fault=fault, rule=rule_index)
-
-    def connection(self, client_address, tls, fault):
-        """Arrival line for a connection that never got to send a request
-        (TLS "hang-handshake" mode, or a failed handshake). Same keys as arrival()."""
-        return self._arrive(client_address, method="", path="", host=None, headers={}, tls=tls,
-                            body_bytes=0, fault=fault, rule=None)
-
-    def _arrive(self, client_address, **fields):
-        with self.lock:
-            rid = self.next_id
-            self.next_id += 1
-            self._write({"id": rid, "t": time.time(), "server": self.server_name,
-                         "client": "%s:%s" % client_address[:2], **fields})
-        return rid
-
-    def end(self, rid, status, nbytes):
-        with self.lock:
-            self._write({"id": rid, "end": True, "t": time.time(), "status": status, "bytes": nbytes})
-
-
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -365,6 +135,30 @@ class _Server(http.server.ThreadingHTTPServer):
         print("httpfault: error serving %s:" % (client_address,), file=sys.stderr)
         traceback.print_exc()
         sys.stderr.flush()
+
+
+class _Exchange(faults.Exchange):
+    """The request as a fault's serve() sees it (upstreamlib.faults.Exchange)."""
+
+    response = Response
+
+    def __init__(self, handler, path):
+        self._handler, self._path = handler, path
+        self.state_dir = handler.upstream.state_dir
+
+    def answer(self):
+        return self._handler._answer(self._path)
+
+    def wait(self, seconds):
+        return self._handler.upstream.stopping.wait(seconds)
+
+    def drop(self, reset=False):
+        if reset:
+            self._handler._abort = "reset"
+        self._handler.close_connection = True
+
+    def hang(self):
+        self._handler._hang()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -495,8 +289,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         self.query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         rule, err = up.faults.match(self.command, self.path)
-        fault = rule.action if rule else ("invalid-faults" if err else None)
-        rid = up.requests.arrival(self, fault, rule.index if rule else None, len(self.body))
+        fault = rule.name if rule else ("invalid-faults" if err else None)
+        rid = up.requests.arrival(self, fault, rule.id if rule else None, len(self.body))
         status, nbytes = None, 0
         try:
             status, nbytes = self._serve(rule, err, urllib.parse.unquote(split.path))
@@ -521,70 +315,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self, rule, err, path):
         """Apply the fault (if any) and answer. Returns (status, body bytes sent)."""
-        up = self.upstream
         if err:
-            return self._send(text_response(500, "gotraps: bad state/faults.json: %s\n" % err))
+            return self._send(text_response(500, "gotraps: bad state/%s\n" % err))
         if rule is None:
             return self._send(self._answer(path))
-        a = rule.action
-        if a == "status":
-            code = rule.get("code")
-            body = rule.get("body")
-            if body is None:
-                body = "%d %s\n" % (code, http.server.BaseHTTPRequestHandler.responses.get(code, ("",))[0])
-            headers = dict(rule.get("headers") or {})
-            if not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = TEXT_PLAIN
-            return self._send(Response(code, headers, body))
-        if a == "delay":
-            if up.stopping.wait(rule.get("seconds")):
-                return self._drop()
-            return self._send(self._answer(path))
-        if a == "hold":
-            release = os.path.join(up.state_dir, "release", rule.get("name"))
-            while not os.path.exists(release):
-                if up.stopping.wait(HOLD_POLL):
-                    return self._drop()
-            return self._send(self._answer(path))
-        if a == "hang":
-            self._hang()
+        ex = _Exchange(self, path)
+        resp = rule.serve(ex)
+        if resp is None:
             return None, 0
-        if a == "reset":
-            self._abort = "reset"
-            return self._drop()
-        if a == "close":
-            return self._drop()
-        if a == "html":
-            return self._send(text_response(200, LOGIN_PAGE, "text/html; charset=utf-8"))
-        if a == "truncate":
-            return self._send(self._answer(path), limit=rule.get("bytes"))
-        if a == "headers":
-            resp = self._answer(path)
-            names = {k.lower() for k in rule.get("headers")}
-            resp.headers = [(k, v) for k, v in resp.headers if k.lower() not in names]
-            resp.headers += list(rule.get("headers").items())
-            return self._send(resp)
-        if a == "trickle":
-            return self._send(self._answer(path), trickle=(rule.get("bytes"), rule.get("interval")))
-        if a == "redirect":
-            loc = rule.get("location")
-            return self._send(Response(rule.get("code", 302),
-                                       {"Location": loc, "Content-Type": "text/html; charset=utf-8"},
-                                       '<a href="%s">Found</a>.\n' % loc))
-        if a == "body":
-            if "base64" in rule.spec:
-                data = base64.b64decode(rule.get("base64"))
-            else:
-                data = rule.get("text").encode("utf-8")
-            headers = dict(rule.get("headers") or {})
-            headers["Content-Type"] = rule.get("content_type", "application/octet-stream"
-                                               if "base64" in rule.spec else TEXT_PLAIN)
-            return self._send(Response(rule.get("code", 200), headers, data))
-        raise AssertionError(a)
-
-    def _drop(self):
-        self.close_connection = True
-        return None, 0
+        return self._send(resp, limit=ex.limit, trickle=ex.trickle)
 
     def _hang(self):
         """Never answer; return once the peer closes or the server stops."""
