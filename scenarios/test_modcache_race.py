@@ -43,7 +43,9 @@ CLASSES = [
     ("ENOENT", r"no such file or directory"),
     ("not a valid zip file", r"not a valid zip file"),
     ("missing go.sum entry", r"missing go\.sum entry"),
-    ("incomplete tree", r"does not contain package"),
+    # the module's tree lacks a package, or its whole directory went (`cannot find package "." in: <dir>`, seen
+    # in a full run here: clean during extraction, build -a)
+    ("incomplete tree", r"does not contain package|cannot find package \"\.\" in:"),
     ("checksum", r"checksum mismatch|SECURITY ERROR"),
 ]
 
