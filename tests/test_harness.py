@@ -129,3 +129,16 @@ def test_no_engine_stops_the_session_with_one_clear_message(tmp_path):
     assert proc.returncode == 4, out
     assert "no Docker engine answers" in out and "gotraps setup" in out
     assert " passed" not in out and " skipped" not in out
+
+
+def test_the_bootstraps_own_imports_exist():
+    """fixtures/bootstrap.py runs the harness's code in the virtualenv through `python -c` strings that no
+    import checker reads: each import they make must exist (a moved module once failed CI here)."""
+    import importlib
+    import re
+    from pathlib import Path
+    source = (Path(__file__).resolve().parent.parent / "fixtures" / "bootstrap.py").read_text()
+    found = re.findall(r"from (fixtures[\w.]*) import (\w+)", source)
+    assert found
+    for module, name in found:
+        assert hasattr(importlib.import_module(module), name) or importlib.import_module(f"{module}.{name}")
