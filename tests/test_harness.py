@@ -142,3 +142,12 @@ def test_the_bootstraps_own_imports_exist():
     assert found
     for module, name in found:
         assert hasattr(importlib.import_module(module), name) or importlib.import_module(f"{module}.{name}")
+
+
+def test_no_two_test_files_share_a_name():
+    """pytest imports tests/ and scenarios/ files by their base name (rootdir, no packages): two of one name
+    are a collection error when both are collected, as the project's own run does."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    names = [p.name for d in ("tests", "scenarios") for p in (root / d).glob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
