@@ -176,10 +176,6 @@ def two_releases(topo, **env):
     return go, other
 
 
-def release_key(release: str) -> tuple[int, ...]:
-    return tuple(map(int, release.split(".")))
-
-
 def version_of(go, goroot: str) -> str:
     """What the go binary of a GOROOT says it is (asked by absolute path, so PATH plays no part)."""
     return go.sh(f"{goroot}/bin/go version", record=False).stdout.split()[2]
@@ -274,7 +270,7 @@ def test_go_env_w_goroot(topo, case):
 
     if not topo.release.startswith("/"):
         # Refused since Go 1.27 (cmd/go/internal/envcmd checkEnvWrite; 1.21 to 1.26.6 write it).
-        case.expect("`go env -w GOROOT` is refused", not obs.ok, release_key(topo.release) >= (1, 27), since="1.27",
+        case.expect("`go env -w GOROOT` is refused", not obs.ok, goindex.version_key(topo.release) >= (1, 27), since="1.27",
                     detail=obs.errors)
     if obs.ok:
         assert f"GOROOT={go.goroots[other]}" in goenv and goroot == go.goroots[other]
@@ -314,7 +310,7 @@ def test_goroot_left_in_goenv(topo, case):
     case.expect("the GOROOT line in $GOENV is obeyed", obeyed, detail=obs.stdout)
     if not topo.release.startswith("/"):
         # Since Go 1.27 `go env -u GOROOT` is refused like -w: the line stays until the file is edited.
-        case.expect("`go env -u GOROOT` is refused", not unset.ok, release_key(topo.release) >= (1, 27),
+        case.expect("`go env -u GOROOT` is refused", not unset.ok, goindex.version_key(topo.release) >= (1, 27),
                     since="1.27", detail=unset.errors)
         assert left == (not unset.ok), unset.errors
 
