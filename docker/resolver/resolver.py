@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""The scenario network's resolver: Debian's dnsmasq, and the authority it forwards the rest to.
+
+    python3 resolver.py [--state /etc/gotraps/dns]
+
+dnsmasq is what every go client's /etc/resolv.conf names, as a real network's resolver. It forwards each
+name the topology declares to the engine's own DNS (127.0.0.11, which knows the network's aliases), as
+STATE/servers lists them (re-read on SIGHUP), and every other name to the authority here (127.0.0.1:5353).
+The authority answers NXDOMAIN at once, as the DNS of a real network does for a name that does not exist,
+unless STATE/rules.json (re-read when it changes) gives the name a rule: a DNS fault of
+fixtures/world/resolver.py, or "*" for every name. dnsmasq logs each query and its answer; this program
+stamps every line with the time it read it and appends it to LOG. It prints one "ready" line on stdout
+once dnsmasq serves, and stops both on SIGTERM.
+"""
+import argparse
+import ipaddress
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+LOG = "/var/log/gotraps/dns.log"
+PID = "/run/gotraps/dnsmasq.pid"
+AUTHORITY = ("127.0.0.1", 5353)
+ENGINE_DNS = ("127.0.0.11", 53)
+TYPES = {1: "A", 5: "CNAME", 28: "AAAA"}
+A, CNAME, AAAA = 1, 5, 28
+NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
+TTL = 5
+
+
+# --- DNS messages: just what a question and an answer of A, AAAA and CNAME records need ---------------
+
+def encode_name(name: str) -> bytes:
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.strip(".").split(".") if p) + b"\0"
+
+
+def skip_name(msg: bytes, at: int) -> int:
+    while True:
+        n = msg[at]
+        if n == 0:
+            return at + 1
+        if n & 0xC0 == 0xC0:        # a compression pointer ends the name
+            return at + 2
+        at += 1 + n
+
+
+def question(msg: bytes) -> tuple[str, int, int]:
+    """(name, qtype, end of the question) of a query."""
+    at, labels = 12, []
+    while msg[at]:
+        labels.append(msg[at + 1:at + 1 + msg[at]].decode(errors="replace"))
+        at += 1 + msg[at]
+    qtype = struct.unpack("!H", msg[at + 1:at + 3])[0]
+    return ".".join(labels).lower(), qtype, at + 5
+
+
+def reply(query: bytes, rcode: int, records: list[bytes] = ()) -> bytes:
+    qid, flags = struct.unpack("!HH", query[:4])
+    end = question(query)[2]
+    flags = 0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode       # QR, AA, RD as asked, RA
+    return struct.pack("!HHHHHH", qid, flags, 1, len(records), 0, 0) + query[12:end] + b"".join(records)
+
+
+def record(name: str, rtype: int, rdata: bytes) -> bytes:
+    return encode_name(name) + struct.pack("!HHIH", rtype, 1, TTL, len(rdata)) + rdata
+
+
+def addresses(name: str, qtype: int) -> list[str]:
+    """What the engine's DNS answers for a name of the network (A or AAAA); [] for none."""
+    query = struct.pack("!HHHHHH", 0x6774, 0x0100, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.sendto(query, ENGINE_DNS)
+            msg = s.recv(4096)
+        except OSError:
+            return []
+    count, at, out = struct.unpack("!H", msg[6:8])[0], question(msg)[2], []
+    for _ in range(count):
+        at = skip_name(msg, at)
+        rtype, _, _, size = struct.unpack("!HHIH", msg[at:at + 10])
+        if rtype == qtype:
+            out.append(str(ipaddress.ip_address(msg[at + 10:at + 10 + size])))
+        at += 10 + size
+    return out
+
+
+def address_records(name: str, qtype: int, addrs: list[str]) -> list[bytes]:
+    want = 4 if qtype == A else 6
+    return [record(name, qtype, ipaddress.ip_address(a).packed) for a in addrs
+            if ipaddress.ip_address(a).version == want]
+
+
+# --- the authority ---------------------------------------------------------------------------------------
+
+class Rules:
+    """STATE/rules.json: name -> rule, read again whenever it changed."""
+
+    def __init__(self, path: str):
+        self.path, self.stamp, self.rules = path, None, {}
+
+    def get(self, name: str) -> dict | None:
+        try:
+            stamp = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self.stamp:
+            self.stamp = stamp
+            try:
+                with open(self.path) as f:
+                    self.rules = json.load(f)
+            except (OSError, ValueError):
+                self.rules = {}
+        return self.rules.get(name) or self.rules.get("*")
+
+
+def answer(query: bytes, rule: dict | None) -> bytes | None:
+    """The authority's answer to a query under a rule (None: no answer at all)."""
+    name, qtype, _ = question(query)
+    action = (rule or {}).get("action", "nxdomain")
+    if action in ("nxdomain", "servfail", "refused"):
+        return reply(query, {"nxdomain": NXDOMAIN, "servfail": SERVFAIL, "refused": REFUSED}[action])
+    if action == "drop":
+        return None
+    if action == "cname":           # name -> chain[0] -> ... -> chain[-1], a name of the network
+        chain = [name, *rule["chain"]]
+        records = [record(a, CNAME, encode_name(b)) for a, b in zip(chain, chain[1:])]
+        return reply(query, NOERROR, records + address_records(chain[-1], qtype, addresses(chain[-1], qtype)))
+    if action == "alias":           # any name: the address of rule["of"]
+        return reply(query, NOERROR, address_records(name, qtype, addresses(rule["of"], qtype)))
+    # "delay" and "address": the name's own addresses (a declared name's), plus rule["addresses"]
+    found = addresses(name, qtype) if rule.get("declared") else []
+    extra = rule.get("addresses", [])
+    if not found and not extra and not rule.get("declared"):
+        return reply(query, NXDOMAIN)
+    return reply(query, NOERROR, address_records(name, qtype, found + extra))
+
+
+def serve_authority(rules: Rules) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(AUTHORITY)
+
+    def handle(query: bytes, peer) -> None:
+        try:
+            rule = rules.get(question(query)[0])
+            msg = answer(query, rule)
+        except Exception as exc:      # a malformed query: say so in the log, answer nothing
+            print(f"authority: {exc!r}", file=sys.stderr, flush=True)
+            return
+        if msg is not None:
+            sock.sendto(msg, peer)
+
+    def loop() -> None:
+        while True:
+            query, peer = sock.recvfrom(4096)
+            try:
+                rule = rules.get(question(query)[0])
+            except Exception:
+                continue
+            delay = float((rule or {}).get("delay_s", 0))
+            if delay:
+                threading.Timer(delay, handle, (query, peer)).start()
+            else:
+                handle(query, peer)
+
+    threading.Thread(target=loop, daemon=True).start()
+    return sock
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--state", default="/etc/gotraps/dns")
+    args = ap.parse_args()
+    serve_authority(Rules(os.path.join(args.state, "rules.json")))
+    servers = os.path.join(args.state, "servers")
+    if not os.path.exists(servers):
+        open(servers, "w").close()
+    dnsmasq = subprocess.Popen(
+        ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--user=root", "--pid-file=" + PID,
+         f"--server={AUTHORITY[0]}#{AUTHORITY[1]}", f"--servers-file={servers}",
+         "--log-queries=extra", "--log-facility=-"],
+        stderr=subprocess.PIPE, text=True, bufsize=1)
+    signal.signal(signal.SIGTERM, lambda *_: (dnsmasq.terminate(), sys.exit(0)))
+    os.makedirs(os.path.dirname(LOG), exist_ok=True)
+    with open(LOG, "a", buffering=1) as log:
+        for line in dnsmasq.stderr:
+            log.write(f"{time.time():.6f} {line}")
+            if "started, version" in line:
+                version = line.split("version", 1)[1].split()[0]
+                print(f"ready program=dnsmasq version=\"dnsmasq {version}\" authority={AUTHORITY[0]}:{AUTHORITY[1]}",
+                      flush=True)
+    return dnsmasq.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
