@@ -47,10 +47,10 @@ def at_squid(obs) -> list:
     return [r for r in obs.requests if r.server == SQUID]
 
 
-def route(obs, upstream: str = PROXY) -> str:
+def route(obs) -> str:
     """How go reached the upstream: "squid" (Squid's log has a request), "direct" (only the upstream's log
     has it), or "nowhere"."""
-    return "squid" if at_squid(obs) else "direct" if obs.requests_to(upstream) else "nowhere"
+    return "squid" if at_squid(obs) else "direct" if obs.requests_to(PROXY) else "nowhere"
 
 
 def squid_lines(obs) -> list[str]:
@@ -66,6 +66,15 @@ def printed_secrets(obs, user: str, password: str, userinfo: str | None) -> list
     forms = {"as given": given, "decoded": password,
              "base64": base64.b64encode(f"{user}:{password}".encode()).decode()}
     return sorted(name for name, value in forms.items() if value and value in text)
+
+
+def address(topo, member) -> tuple[str, str]:
+    """A member's IPv4 address on the scenario network, and the network's subnet, as the engine has them."""
+    c = member.container
+    c.reload()
+    topo.network.reload()
+    return (c.attrs["NetworkSettings"]["Networks"][topo.network.name]["IPAddress"],
+            topo.network.attrs["IPAM"]["Config"][0]["Subnet"])
 
 
 def attempt(go, user: str, password: str, userinfo: str | None, run: int) -> tuple[object, dict]:
@@ -102,7 +111,8 @@ def test_credentials_in_the_proxy_url(topo, case, scheme):
                 {n: [] for n in given})
     case.expect("go names the proxy in its output", any(f["proxy_named"] for f in seen.values()), False)
     # Squid logs the user of wrong credentials too
-    case.expect("squid's answer and the user it logged", {n: (f["squid_statuses"], f["squid_users"]) for n, f in seen.items()},
+    case.expect("squid's answer and the user it logged",
+                {n: (f["squid_statuses"], f["squid_users"]) for n, f in seen.items()},
                 {"none": ([407], ["-"]), "wrong": ([407], [USER]), "right": ([200], [USER])})
     case.expect("go succeeds", {n: f["ok"] for n, f in seen.items()}, {"none": False, "wrong": False, "right": True})
     # http://: go reads Squid's 407 as the GOPROXY's answer; https://: the CONNECT's status text is the error
@@ -130,7 +140,7 @@ def test_password_needing_escapes(topo, case):
     for form, facts in seen.items():
         if f"proxyconnect tcp: dial tcp {misparsed_ip}:80: connect: connection refused" in facts["error_line"]:
             went[form] = f"proxy host {MISPARSED_HOST}"
-    case.fact(went=went, **{form: facts for form, facts in seen.items()})
+    case.fact(went=went, **seen)
 
     case.expect("the watchdog ends them", any(f["timed_out"] for f in seen.values()), False)
     case.expect("go prints the proxy password", {form: f["password_printed"] for form, f in seen.items()},
@@ -140,7 +150,8 @@ def test_password_needing_escapes(topo, case):
     # the GOPROXY, saying nothing; "/", "#" and " " leave a proxy named "http".
     case.expect("where go's requests went", went,
                 {"escaped": "squid 200", "malformed": "direct", "raw at": "squid 200", "raw colon": "squid 200",
-                 "raw percent": "direct", **{f"raw {c}": f"proxy host {MISPARSED_HOST}" for c in ("slash", "hash", "space")}})
+                 "raw percent": "direct",
+                 **{f"raw {c}": f"proxy host {MISPARSED_HOST}" for c in ("slash", "hash", "space")}})
     assert all(seen[f]["ok"] and not seen[f]["error_line"] for f in ("malformed", "raw percent")), seen
 
 
@@ -172,15 +183,6 @@ def test_407_in_a_goproxy_list(topo, case):
     case.expect("go succeeds", {n: f["ok"] for n, f in seen.items()}, {name: name == "|proxy-b" for name in lists})
 
 
-def address(topo, member) -> tuple[str, str]:
-    """A member's IPv4 address on the scenario network, and the network's subnet, as the engine has them."""
-    c = member.container
-    c.reload()
-    topo.network.reload()
-    return (c.attrs["NetworkSettings"]["Networks"][topo.network.name]["IPAddress"],
-            topo.network.attrs["IPAM"]["Config"][0]["Subnet"])
-
-
 def test_no_proxy_forms(topo, case):
     """NO_PROXY's forms against an http:// GOPROXY behind the authenticating Squid (right credentials, so both
     ways succeed): the exact name, a ".suffix", a bare domain suffix, "*.suffix", a CIDR covering the
@@ -209,5 +211,5 @@ def test_no_proxy_forms(topo, case):
     case.expect("every command succeeds", outcomes, {form: "ok" for form in forms})
     # From httpproxy's matchers: names match themselves and their subdomains, IPs and CIDRs only an address
     # written in the URL (go resolves no name for them), a port only that port (80 is http's).
-    case.expect("NO_PROXY routes", routes, {form: "squid" if form in ("CIDR, GOPROXY by name", "name:443") else "direct"
-                                            for form in forms})
+    case.expect("NO_PROXY routes", routes,
+                {form: "squid" if form in ("CIDR, GOPROXY by name", "name:443") else "direct" for form in forms})
