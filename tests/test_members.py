@@ -1,5 +1,6 @@
 """The world's members without Docker: the middleware registry is the one source of each program, each
 kind's settle policy waits as it says, and no module reaches into another's private names."""
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -66,6 +67,12 @@ def test_default_variant_and_per_program_files():
     assert mw.state_files()["/etc/gotraps/htpasswd"] == "gopher:{PLAIN}pw\n"
     squid = Middleware(None, "squid", "squid.corp.test", "intercept", None, {})
     assert "/etc/gotraps/bump-ca.pem" in squid.state_files()
+    # squid's auth variant: basic_ncsa_auth's unsalted MD5 (md5sum) of the password, per test
+    squid = Middleware(None, "squid", "squid.corp.test", "auth", None, {"user": "u", "password": "p@ss word"})
+    assert squid.state_files()["/etc/gotraps/squid-passwd"] == "u:" + hashlib.md5(b"p@ss word").hexdigest() + "\n"
+    assert "realm corporate proxy" in squid.config and "p@ss" not in squid.config
+    assert set(Middleware(None, "squid", "squid.corp.test", "forward", None, {}).state_files()) == {
+        "/etc/gotraps/squid.conf"}
 
 
 # --- settle policies ---------------------------------------------------------------------------------

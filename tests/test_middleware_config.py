@@ -8,7 +8,8 @@ from fixtures.world.member import InfrastructureError, Member
 from fixtures.world.middleware import PROGRAMS, Middleware
 
 # The values a scenario must give some variants (everything else has a default in the template).
-REQUIRED = {("nginx", "auth"): {"password": "s3cret"}, ("nginx", "fixed"): {"status": 503},
+REQUIRED = {("nginx", "auth"): {"password": "s3cret"}, ("squid", "auth"): {"password": "s3cret"},
+            ("nginx", "fixed"): {"status": 503},
             ("envoy", "fixed"): {"status": 503}}
 
 
@@ -80,11 +81,16 @@ def test_envoy_log_line():
 
 def test_squid_log_line_and_the_probe():
     r = PROGRAMS["squid"].parse("squid.corp.test", "1700000001.500 500 CONNECT proxy.corp.test:8443 403 TCP_DENIED HIER_NONE "
-                                       "- - 3900 - Go-http-client%2F1.1 -")
+                                       "- - 3900 - Go-http-client%2F1.1 - -")
     assert (r.method, r.path, r.status, r.t) == ("CONNECT", "proxy.corp.test:8443", 403, 1700000001.0)
     assert r.detail["result"] == "TCP_DENIED" and r.headers == {"User-Agent": "Go-http-client/1.1"}
+    assert "user" not in r.detail
+    # the auth variant: the user the client authenticated as, URL-encoded
+    r = PROGRAMS["squid"].parse("squid.corp.test", "1700000002.000 3 GET http://proxy.corp.test/x 200 TCP_MISS "
+                                "HIER_DIRECT 172.18.0.2 200 412 - Go-http-client%2F1.1 - go%20pher")
+    assert (r.status, r.detail["user"]) == (200, "go pher")
     with pytest.raises(ValueError):      # serve.sh's readiness probe: a connection without a request
-        PROGRAMS["squid"].parse("s", "1700000001.000 0 - error:transaction-end-before-headers - NONE_NONE HIER_NONE - - 0 - - -")
+        PROGRAMS["squid"].parse("s", "1700000001.000 0 - error:transaction-end-before-headers - NONE_NONE HIER_NONE - - 0 - - - -")
 
 
 class SilentContainer:
