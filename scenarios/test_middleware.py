@@ -1,4 +1,5 @@
-"""Real Nginx, Envoy and Squid between go and its proxy: what reaches the upstream, what go makes of it.
+"""Real Nginx, Envoy, Squid, HAProxy, Varnish and Apache httpd between go and its proxy: what reaches the
+upstream, what go makes of it.
 
 The article (section 3.3) says Nginx answers 404 for `/@v/` paths unless a `location ~ ^/@v/` block is
 configured (C3.5), Envoy needs a regex route `^/@v/.*` and forwards Accept only when told to (C3.6),
@@ -11,6 +12,7 @@ go fetch twice (C4.5). Every middleware here is the real program with a config n
 """
 import re
 from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 import pytest
@@ -24,12 +26,34 @@ LIB = "example.com/lib@v1.0.0"
 MODULES = [LIB, "example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
            "example.com/lib@v1.2.0-0.20240701000000-abcdefabcdef"]
 
+
+
+@dataclass(frozen=True)
+class Box:
+    """What the cases must say to, or of, one middle box in its own words."""
+    default_timeout: str       # the default it documents for the timeout the timeouts cases shorten
+    timeout_2s: dict           # the values that make its `timeouts` variant give up after 2 s
+    cache: str                 # its variant that caches (squid's as route() names it)
+    answers: bool = False      # its `fixed` variant answers the paths it is told to itself (the portal cases)
+
+
+BOXES = {
+    "nginx": Box("proxy_read_timeout 60s", {"read_timeout": "2s"}, "cache", answers=True),
+    "envoy": Box("route timeout 15s", {"timeout": "2s", "idle_timeout": "2s"}, "cache"),
+    "squid": Box("read_timeout 15 minutes", {"read_timeout": "2 seconds"}, "forward-http"),
+    "haproxy": Box("timeout server: none (it waits for ever)", {"server_timeout": "2s"}, "cache", answers=True),
+    "varnish": Box("first_byte_timeout 60s, between_bytes_timeout 60s",
+                   {"first_byte_timeout": "2s", "between_bytes_timeout": "2s"}, "cache", answers=True),
+    "apache": Box("ProxyTimeout: the server's Timeout, 60s", {"timeout": 2}, "cache", answers=True),
+}
+# The programs added after the first three run the cheapest of each family's cases that still show what the
+# program does: one of each kind, not every combination (their cost is in the README's figures).
+LATER = ("haproxy", "varnish", "apache")
+
 # How go reaches the proxy: (middleware, variant) → what the scenario's go client is given.
 #   reverse proxies: GOPROXY names the middleware; squid forward: GOPROXY names the proxy, *_PROXY squid.
 PATHS = [("nginx", "plain"), ("nginx", "subpath"), ("envoy", "plain"),
-         ("squid", "forward-http"), ("squid", "forward-https")]
-# The defaults each program documents for the timeout the timeouts cases shorten.
-DEFAULT_TIMEOUTS = {"nginx": "proxy_read_timeout 60s", "envoy": "route timeout 15s", "squid": "read_timeout 15 minutes"}
+         ("squid", "forward-http"), ("squid", "forward-https"), *((m, "plain") for m in LATER)]
 
 
 def route(topo, middleware: str, variant: str, upstream, **values) -> tuple[object, dict]:
@@ -84,7 +108,7 @@ def test_path_fidelity(topo, case, middleware, variant):
                    + (f"; re-encoded on the way: {altered[0][0]} -> {altered[0][1]}" if altered else ""))
     elif middleware == "envoy":
         case.claim("C3.6", verdict, f"envoy prefix route '/', no regex: {evidence}")
-    else:
+    elif middleware == "squid":
         case.claim("C3.7", verdict, f"squid {variant}, Debian's rules + allow localnet: {evidence}")
 
     case.expect("go mod download and go list @latest succeed", went_through, detail=got.errors + latest.errors)
@@ -103,7 +127,7 @@ def test_path_fidelity(topo, case, middleware, variant):
 
 @pytest.mark.claims("C2.6", "C3.6", "C3.7", "C3.8")
 @pytest.mark.parametrize("middleware,variant", [("none", "direct"), ("nginx", "plain"), ("envoy", "plain"),
-                                                ("squid", "forward-http")])
+                                                ("squid", "forward-http"), *((m, "plain") for m in LATER)])
 def test_header_fidelity(topo, case, middleware, variant):
     """Every header go sends and every header that reaches the upstream. Our fake proxy sends none of the
     X-Go-* headers nor a vnd.go content type, so a success also shows go needs none of them."""
@@ -149,22 +173,28 @@ def test_header_fidelity(topo, case, middleware, variant):
     case.expect("go's User-Agent", user_agent, expected_agent, since="1.27", detail=str(received))
 
 
+SEPS = {",": "comma", "|": "pipe"}
+# Every combination for the first three; for the later ones a 5xx before the headers with '|' (their status, and
+# go falling back) and a cut body with ',' (what a truncated zip does).
+SLOW_CASES = [pytest.param(m, slow, sep, id=f"{m}-{slow}-{SEPS[sep]}") for m in ("nginx", "envoy", "squid")
+              for slow in ("before-headers", "mid-body") for sep in SEPS] + \
+             [pytest.param(m, slow, sep, id=f"{m}-{slow}-{SEPS[sep]}") for m in LATER
+              for slow, sep in (("before-headers", "|"), ("mid-body", ","))]
+
+
 @pytest.mark.claims("C3.3")
-@pytest.mark.parametrize("sep", [",", "|"], ids=["comma", "pipe"])
-@pytest.mark.parametrize("slow", ["before-headers", "mid-body"])
-@pytest.mark.parametrize("middleware", ["nginx", "envoy", "squid"])
+@pytest.mark.parametrize("middleware,slow,sep", SLOW_CASES)
 def test_slow_upstream_behind_middleware(topo, case, middleware, slow, sep):
     """A slow upstream behind each middleware with a 2 s timeout configured (the programs' defaults are in
     the params): what go prints, and whether the next GOPROXY entry is tried."""
-    case.params["default_timeout"] = DEFAULT_TIMEOUTS[middleware]
+    case.params["default_timeout"] = BOXES[middleware].default_timeout
     up = topo.upstream(PROXY)
     topo.upstream(PROXY_B)
     if slow == "before-headers":
         up.fault(r"\.zip$", "delay", seconds=6)
     else:      # headers at once, then 1 byte every 3 s: only a timeout between two reads can fire
         up.fault(r"\.zip$", "trickle", bytes=1, interval=3)
-    timeout = {"nginx": {"read_timeout": "2s"}, "envoy": {"timeout": "2s", "idle_timeout": "2s"},
-               "squid": {"read_timeout": "2 seconds"}}[middleware]
+    timeout = BOXES[middleware].timeout_2s
     if middleware == "squid":
         mw = topo.squid(SQUID, "forward", **timeout)
         env = {"GOPROXY": f"http://{PROXY}{sep}http://{PROXY_B}", "HTTP_PROXY": mw.url}
@@ -199,7 +229,7 @@ def test_slow_upstream_behind_middleware(topo, case, middleware, slow, sep):
 def test_envoy_default_route_timeout(topo, case):
     """The one case that waits a program's real default: Envoy's route timeout, 15 s unless configured,
     counted from the end of the request to the end of the response."""
-    case.params["default_timeout"] = DEFAULT_TIMEOUTS["envoy"]
+    case.params["default_timeout"] = BOXES["envoy"].default_timeout
     up = topo.upstream(PROXY)
     up.fault(r"\.zip$", "delay", seconds=18)
     mw = topo.envoy(MIRROR, "plain", upstream=up)
@@ -229,7 +259,7 @@ CACHE_HEADERS = {"none": None, "max-age=3600": "public, max-age=3600", "no-store
 
 @pytest.mark.claims("C4.5")
 @pytest.mark.parametrize("headers", list(CACHE_HEADERS))
-@pytest.mark.parametrize("middleware,variant", [("nginx", "cache"), ("envoy", "cache"), ("squid", "forward-http")])
+@pytest.mark.parametrize("middleware,variant", [(m, box.cache) for m, box in BOXES.items()])
 def test_cache_hides_a_new_version(topo, case, middleware, variant, headers):
     """The cache holds the old @v/list, @latest and a 404 for v1.3.0; then v1.3.0 is published. What do
     `go list -m -versions`, @latest and an explicit @v1.3.0 return, and what does go send the cache?"""
@@ -292,22 +322,26 @@ ANSWERS = {
     "html-200": {"status": 200, "body": PORTAL_HTML},
     "302-login": {"status": 302, "location": f"http://{PROXY_B}/login"},
 }
-PORTAL_CASES = [(a, "info") for a in ANSWERS if ANSWERS[a]["status"] >= 400] + \
-               [(a, k) for a in ("html-200", "302-login") for k in KINDS]
+# Through nginx every error on .info and both portals on every kind of request; through the later programs
+# that answer themselves one of each: an error, and each portal on .mod (where its page poisons go's cache).
+PORTAL_CASES = [("nginx", a, "info") for a in ANSWERS if ANSWERS[a]["status"] >= 400] + \
+               [("nginx", a, k) for a in ("html-200", "302-login") for k in KINDS] + \
+               [(m, a, k) for m in LATER if BOXES[m].answers
+                for a, k in (("503", "info"), ("html-200", "mod"), ("302-login", "mod"))]
 
 
 @pytest.mark.claims("C3.3")
-@pytest.mark.parametrize("answer,kind", PORTAL_CASES)
-def test_error_or_portal_from_nginx(topo, case, answer, kind):
-    """Nginx answers one kind of request itself (an error, a login page with 200, a 302 to it); what go
-    says, what lands in the module cache, and whether it stays once the middleware is fixed."""
-    case.params["middleware"], case.params["variant"] = "nginx", "fixed"
+@pytest.mark.parametrize("middleware,answer,kind", PORTAL_CASES)
+def test_error_or_portal_from_middleware(topo, case, middleware, answer, kind):
+    """The middleware answers one kind of request itself (an error, a login page with 200, a 302 to it); what
+    go says, what lands in the module cache, and whether it stays once the middleware is fixed."""
+    case.params["variant"] = "fixed"
     argv, match = KINDS[kind]
     up = topo.upstream(PROXY)
     if kind == "latest":
         up.fault(r"/@v/list$", "body", text="")
     topo.upstream(PROXY_B).fault(r"^/login", "html")        # where the 302 leads: the portal itself
-    mw = topo.nginx(MIRROR, "fixed", upstream=up, match=match, **ANSWERS[answer])
+    mw = topo.middleware(middleware, MIRROR, "fixed", upstream=up, match=match, **ANSWERS[answer])
     go = topo.go(GOPROXY=f"{mw.url},http://{PROXY_B}")
     broken = case.note(go.run(*argv))
     cached = go.ls("/root/go/pkg/mod/cache/download/example.com/lib/@v/*")
@@ -322,7 +356,7 @@ def test_error_or_portal_from_nginx(topo, case, answer, kind):
               cached=[p.rsplit("/", 1)[-1] for p in cached], html_in_cache=html_in_cache, ok_after_fix=fixed.ok,
               fix_error=fixed.error_line)
     case.claim("C3.3", REFUTED if not fell_back else PARTLY,
-               f"nginx answers {answer} for {kind}: go {'succeeded' if broken.ok else 'failed'} "
+               f"{middleware} answers {answer} for {kind}: go {'succeeded' if broken.ok else 'failed'} "
                f"({broken.error_line or 'no error'}); fell back={fell_back}; HTML left in the cache: "
                f"{html_in_cache or 'none'}; loading the app after the fix: {'ok' if fixed.ok else fixed.error_line}")
 

@@ -5,11 +5,16 @@ import json
 import pytest
 
 from fixtures.world.member import InfrastructureError, Member
-from fixtures.world.middleware import PROGRAMS, Middleware
+from fixtures.world.middleware import ACCESS_LOG, PROGRAMS, Middleware
 
 # The values a scenario must give some variants (everything else has a default in the template).
 REQUIRED = {("nginx", "auth"): {"password": "s3cret"}, ("nginx", "fixed"): {"status": 503},
-            ("envoy", "fixed"): {"status": 503}}
+            ("envoy", "fixed"): {"status": 503}, ("haproxy", "fixed"): {"status": 503},
+            ("haproxy", "timeouts"): {"server_timeout": "2s"}, ("haproxy", "auth"): {"password": "s3cret"},
+            ("varnish", "fixed"): {"status": 503},
+            ("varnish", "timeouts"): {"first_byte_timeout": "2s", "between_bytes_timeout": "2s"},
+            ("apache", "fixed"): {"status": 503}, ("apache", "timeouts"): {"timeout": 2},
+            ("apache", "auth"): {"password": "s3cret"}}
 
 
 @pytest.mark.parametrize("program,variant", [(p, v) for p in PROGRAMS for v in PROGRAMS[p].variants()])
@@ -17,7 +22,9 @@ def test_every_variant_renders(program, variant):
     values = {"host": "mirror.corp.test", "upstream": "proxy.corp.test", **REQUIRED.get((program, variant), {})}
     text = PROGRAMS[program].render(variant, values)
     assert "{{" not in text and "{%" not in text
-    assert "/var/log/gotraps/access.log" in text or variant == "debian-default" and "include" in text
+    # the config writes the access log, or what runs the program does (HAProxy's stdout, varnishncsa)
+    assert ACCESS_LOG in text or ACCESS_LOG in PROGRAMS[program].run or program == "varnish" \
+        or variant == "debian-default" and "include" in text
     if "upstream" in PROGRAMS[program].values_of_variant(variant):
         assert "proxy.corp.test" in text
 
