@@ -11,6 +11,7 @@ go fetch twice (C4.5). Every middleware here is the real program with a config n
 (docker/<program>/templates/); its access log is part of each observation.
 """
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -488,6 +489,29 @@ def test_articles_envoy_snippet_as_printed_is_rejected(topo, case):
     assert "request_headers_to_add" in message and "rendered config:" in message, message
 
 
+# A value each program's own checker rejects, and what its message names.
+REJECTED = {"haproxy": ({"server_timeout": "2 fortnights"}, "unexpected character"),
+            "varnish": ({"first_byte_timeout": "2 fortnights", "between_bytes_timeout": "2s"}, "Unknown duration unit"),
+            "apache": ({"timeout": "2 fortnights"}, "ProxyTimeout")}
+
+
+@pytest.mark.parametrize("middleware", list(REJECTED))
+def test_a_config_the_checker_rejects(topo, case, middleware):
+    """A timeouts variant given a value the program does not take: its own checker (haproxy -c, varnishd -C,
+    apache2 -t) rejects the config before anything runs, and the error names the message and the line."""
+    case.params["variant"] = "timeouts"
+    values, said = REJECTED[middleware]
+    mw = topo.middleware(middleware, MIRROR, "timeouts", upstream=topo.upstream(PROXY), **values)
+    with pytest.raises(ConfigRejected) as err:
+        mw.container
+    message = str(err.value)
+    case.fact(rejected=[line for line in message.splitlines() if said in line][:1])
+    assert said in message, message
+    # the excerpt marks the line the checker named: the one holding the bad value
+    marked = [line for line in message.splitlines() if line.startswith(">")]
+    assert len(marked) == 1 and "fortnights" in marked[0], message
+
+
 @pytest.mark.claims("C2.7")
 @pytest.mark.parametrize("redirect", ["other-host", "https-to-http", "loop"])
 def test_proxy_redirects(topo, case, redirect):
@@ -544,3 +568,57 @@ def test_go_get_x_through_middleware(topo, case, middleware):
 
     case.expect("go get succeeds", obs.ok, detail=obs.errors)
     case.expect("requests -x did not show", sorted(set(logged) - set(shown)), [])
+
+
+# A CDN edge (Varnish) in front of the proxy, TTL 1 s for answers without Cache-Control: upstream Cache-Control on
+# @v/list → (its header, the cache variant's values, whether the upstream is down once the TTL has passed).
+EDGE = {
+    "none": (None, {"ttl": "1s", "grace": "0s"}, False),
+    "max-age=1": ("max-age=1", {"grace": "0s"}, False),
+    "s-maxage=1": ("s-maxage=1, max-age=3600", {"grace": "0s"}, False),
+    "no-store": ("no-store", {"ttl": "1s"}, False),
+    # grace from stale-while-revalidate, and the upstream answering 503 once the TTL has passed
+    "swr-upstream-down": ("max-age=1, stale-while-revalidate=10", {}, True),
+}
+
+
+@pytest.mark.claims("C4.5")
+@pytest.mark.parametrize("headers", list(EDGE))
+def test_varnish_ttl_and_grace(topo, case, headers):
+    """Varnish caches @v/list; v1.3.0 is published. `go list -m -versions` at once, just after the TTL (1 s), and
+    once more: when does go see the new version, and what does grace serve while the upstream is down?"""
+    cache_control, values, down = EDGE[headers]
+    up = topo.upstream(PROXY)
+    if cache_control:
+        up.fault(r"/@v/list$", "headers", headers={"Cache-Control": cache_control})
+    mw, env = route(topo, "varnish", "cache", up, **values)
+    go = topo.go(**env)
+    filled = go.run("list", "-m", "-versions", "example.com/lib")
+    up.publish("example.com_lib_v1.3.0.txt", "-- .mod --\nmodule example.com/lib\n-- go.mod --\nmodule example.com/lib\n"
+               "-- lib.go --\npackage lib\n")
+    at_once = go.run("list", "-m", "-versions", "example.com/lib")
+    if down:
+        up.fault(r"/@v/list$", "status", code=503)
+    time.sleep(1.2)
+    after_ttl = go.run("list", "-m", "-versions", "example.com/lib")
+    again = case.note(go.run("list", "-m", "-versions", "example.com/lib"))
+    runs = {"at_once": at_once, "after_ttl": after_ttl, "again": again}
+    sees = {k: "v1.3.0" in o.stdout for k, o in runs.items()}
+    at_mw = {k: [r for r in o.requests if r.server == mw.host] for k, o in runs.items()}
+    case.fact(sees_v1_3_0=sees, ok={k: o.ok for k, o in runs.items()},
+              cache={k: [r.detail.get("cache") + (" stale" if r.detail.get("stale") else "") for r in rs]
+                     for k, rs in at_mw.items()},
+              upstream_asked={k: len(o.requests_to(PROXY, r"/@v/list$")) for k, o in runs.items()})
+    stale_answers = [k for k, seen in sees.items() if not seen and runs[k].ok]
+    case.claim("C4.5", REFUTED if not any(r.headers.get("Cache-Control") for rs in at_mw.values() for r in rs)
+               else PARTLY, f"varnish, upstream Cache-Control {cache_control!r} {values}: go saw v1.3.0 "
+               f"{sees}; stale lists {stale_answers or 'none'}; go sent no Cache-Control to make the edge revalidate")
+
+    assert filled.ok and all(at_mw.values()), (filled.errors, at_mw)
+    case.expect("go sees the new version at once", sees["at_once"], headers == "no-store")
+    # grace serves the stale list once the TTL has passed and fetches anew in the background; without grace
+    # the first request after the TTL fetches. A 503 of the upstream never replaces what grace still holds.
+    case.expect("go sees it just after the TTL", sees["after_ttl"], not down)
+    case.expect("go sees it on the next request", sees["again"], not down)
+    case.expect("every go list succeeds", all(o.ok for o in runs.values()), True,
+                detail=" ".join(o.error_line for o in runs.values()))
