@@ -1,4 +1,5 @@
-"""Real Nginx, Envoy and Squid between go and its proxy: what reaches the upstream, what go makes of it.
+"""Real Nginx, Envoy, Squid, HAProxy, Varnish and Apache httpd between go and its proxy: what reaches the
+upstream, what go makes of it.
 
 The article (section 3.3) says Nginx answers 404 for `/@v/` paths unless a `location ~ ^/@v/` block is
 configured (C3.5), Envoy needs a regex route `^/@v/.*` and forwards Accept only when told to (C3.6),
@@ -10,7 +11,9 @@ go fetch twice (C4.5). Every middleware here is the real program with a config n
 (docker/<program>/templates/); its access log is part of each observation.
 """
 import re
+import time
 from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 import pytest
@@ -24,12 +27,34 @@ LIB = "example.com/lib@v1.0.0"
 MODULES = [LIB, "example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
            "example.com/lib@v1.2.0-0.20240701000000-abcdefabcdef"]
 
+
+
+@dataclass(frozen=True)
+class Box:
+    """What the cases must say to, or of, one middle box in its own words."""
+    default_timeout: str       # the default it documents for the timeout the timeouts cases shorten
+    timeout_2s: dict           # the values that make its `timeouts` variant give up after 2 s
+    cache: str                 # its variant that caches (squid's as route() names it)
+    answers: bool = False      # its `fixed` variant answers the paths it is told to itself (the portal cases)
+
+
+BOXES = {
+    "nginx": Box("proxy_read_timeout 60s", {"read_timeout": "2s"}, "cache", answers=True),
+    "envoy": Box("route timeout 15s", {"timeout": "2s", "idle_timeout": "2s"}, "cache"),
+    "squid": Box("read_timeout 15 minutes", {"read_timeout": "2 seconds"}, "forward-http"),
+    "haproxy": Box("timeout server: none (it waits for ever)", {"server_timeout": "2s"}, "cache", answers=True),
+    "varnish": Box("first_byte_timeout 60s, between_bytes_timeout 60s",
+                   {"first_byte_timeout": "2s", "between_bytes_timeout": "2s"}, "cache", answers=True),
+    "apache": Box("ProxyTimeout: the server's Timeout, 60s", {"timeout": 2}, "cache", answers=True),
+}
+# The programs added after the first three run the cheapest of each family's cases that still show what the
+# program does: one of each kind, not every combination (their cost is in the README's figures).
+LATER = ("haproxy", "varnish", "apache")
+
 # How go reaches the proxy: (middleware, variant) → what the scenario's go client is given.
 #   reverse proxies: GOPROXY names the middleware; squid forward: GOPROXY names the proxy, *_PROXY squid.
 PATHS = [("nginx", "plain"), ("nginx", "subpath"), ("envoy", "plain"),
-         ("squid", "forward-http"), ("squid", "forward-https")]
-# The defaults each program documents for the timeout the timeouts cases shorten.
-DEFAULT_TIMEOUTS = {"nginx": "proxy_read_timeout 60s", "envoy": "route timeout 15s", "squid": "read_timeout 15 minutes"}
+         ("squid", "forward-http"), ("squid", "forward-https"), *((m, "plain") for m in LATER)]
 
 
 def route(topo, middleware: str, variant: str, upstream, **values) -> tuple[object, dict]:
@@ -84,7 +109,7 @@ def test_path_fidelity(topo, case, middleware, variant):
                    + (f"; re-encoded on the way: {altered[0][0]} -> {altered[0][1]}" if altered else ""))
     elif middleware == "envoy":
         case.claim("C3.6", verdict, f"envoy prefix route '/', no regex: {evidence}")
-    else:
+    elif middleware == "squid":
         case.claim("C3.7", verdict, f"squid {variant}, Debian's rules + allow localnet: {evidence}")
 
     case.expect("go mod download and go list @latest succeed", went_through, detail=got.errors + latest.errors)
@@ -103,7 +128,7 @@ def test_path_fidelity(topo, case, middleware, variant):
 
 @pytest.mark.claims("C2.6", "C3.6", "C3.7", "C3.8")
 @pytest.mark.parametrize("middleware,variant", [("none", "direct"), ("nginx", "plain"), ("envoy", "plain"),
-                                                ("squid", "forward-http")])
+                                                ("squid", "forward-http"), *((m, "plain") for m in LATER)])
 def test_header_fidelity(topo, case, middleware, variant):
     """Every header go sends and every header that reaches the upstream. Our fake proxy sends none of the
     X-Go-* headers nor a vnd.go content type, so a success also shows go needs none of them."""
@@ -149,22 +174,28 @@ def test_header_fidelity(topo, case, middleware, variant):
     case.expect("go's User-Agent", user_agent, expected_agent, since="1.27", detail=str(received))
 
 
+SEPS = {",": "comma", "|": "pipe"}
+# Every combination for the first three; for the later ones a 5xx before the headers with '|' (their status, and
+# go falling back) and a cut body with ',' (what a truncated zip does).
+SLOW_CASES = [pytest.param(m, slow, sep, id=f"{m}-{slow}-{SEPS[sep]}") for m in ("nginx", "envoy", "squid")
+              for slow in ("before-headers", "mid-body") for sep in SEPS] + \
+             [pytest.param(m, slow, sep, id=f"{m}-{slow}-{SEPS[sep]}") for m in LATER
+              for slow, sep in (("before-headers", "|"), ("mid-body", ","))]
+
+
 @pytest.mark.claims("C3.3")
-@pytest.mark.parametrize("sep", [",", "|"], ids=["comma", "pipe"])
-@pytest.mark.parametrize("slow", ["before-headers", "mid-body"])
-@pytest.mark.parametrize("middleware", ["nginx", "envoy", "squid"])
+@pytest.mark.parametrize("middleware,slow,sep", SLOW_CASES)
 def test_slow_upstream_behind_middleware(topo, case, middleware, slow, sep):
     """A slow upstream behind each middleware with a 2 s timeout configured (the programs' defaults are in
     the params): what go prints, and whether the next GOPROXY entry is tried."""
-    case.params["default_timeout"] = DEFAULT_TIMEOUTS[middleware]
+    case.params["default_timeout"] = BOXES[middleware].default_timeout
     up = topo.upstream(PROXY)
     topo.upstream(PROXY_B)
     if slow == "before-headers":
         up.fault(r"\.zip$", "delay", seconds=6)
     else:      # headers at once, then 1 byte every 3 s: only a timeout between two reads can fire
         up.fault(r"\.zip$", "trickle", bytes=1, interval=3)
-    timeout = {"nginx": {"read_timeout": "2s"}, "envoy": {"timeout": "2s", "idle_timeout": "2s"},
-               "squid": {"read_timeout": "2 seconds"}}[middleware]
+    timeout = BOXES[middleware].timeout_2s
     if middleware == "squid":
         mw = topo.squid(SQUID, "forward", **timeout)
         env = {"GOPROXY": f"http://{PROXY}{sep}http://{PROXY_B}", "HTTP_PROXY": mw.url}
@@ -199,7 +230,7 @@ def test_slow_upstream_behind_middleware(topo, case, middleware, slow, sep):
 def test_envoy_default_route_timeout(topo, case):
     """The one case that waits a program's real default: Envoy's route timeout, 15 s unless configured,
     counted from the end of the request to the end of the response."""
-    case.params["default_timeout"] = DEFAULT_TIMEOUTS["envoy"]
+    case.params["default_timeout"] = BOXES["envoy"].default_timeout
     up = topo.upstream(PROXY)
     up.fault(r"\.zip$", "delay", seconds=18)
     mw = topo.envoy(MIRROR, "plain", upstream=up)
@@ -229,7 +260,7 @@ CACHE_HEADERS = {"none": None, "max-age=3600": "public, max-age=3600", "no-store
 
 @pytest.mark.claims("C4.5")
 @pytest.mark.parametrize("headers", list(CACHE_HEADERS))
-@pytest.mark.parametrize("middleware,variant", [("nginx", "cache"), ("envoy", "cache"), ("squid", "forward-http")])
+@pytest.mark.parametrize("middleware,variant", [(m, box.cache) for m, box in BOXES.items()])
 def test_cache_hides_a_new_version(topo, case, middleware, variant, headers):
     """The cache holds the old @v/list, @latest and a 404 for v1.3.0; then v1.3.0 is published. What do
     `go list -m -versions`, @latest and an explicit @v1.3.0 return, and what does go send the cache?"""
@@ -292,22 +323,26 @@ ANSWERS = {
     "html-200": {"status": 200, "body": PORTAL_HTML},
     "302-login": {"status": 302, "location": f"http://{PROXY_B}/login"},
 }
-PORTAL_CASES = [(a, "info") for a in ANSWERS if ANSWERS[a]["status"] >= 400] + \
-               [(a, k) for a in ("html-200", "302-login") for k in KINDS]
+# Through nginx every error on .info and both portals on every kind of request; through the later programs
+# that answer themselves one of each: an error, and each portal on .mod (where its page poisons go's cache).
+PORTAL_CASES = [("nginx", a, "info") for a in ANSWERS if ANSWERS[a]["status"] >= 400] + \
+               [("nginx", a, k) for a in ("html-200", "302-login") for k in KINDS] + \
+               [(m, a, k) for m in LATER if BOXES[m].answers
+                for a, k in (("503", "info"), ("html-200", "mod"), ("302-login", "mod"))]
 
 
 @pytest.mark.claims("C3.3")
-@pytest.mark.parametrize("answer,kind", PORTAL_CASES)
-def test_error_or_portal_from_nginx(topo, case, answer, kind):
-    """Nginx answers one kind of request itself (an error, a login page with 200, a 302 to it); what go
-    says, what lands in the module cache, and whether it stays once the middleware is fixed."""
-    case.params["middleware"], case.params["variant"] = "nginx", "fixed"
+@pytest.mark.parametrize("middleware,answer,kind", PORTAL_CASES)
+def test_error_or_portal_from_middleware(topo, case, middleware, answer, kind):
+    """The middleware answers one kind of request itself (an error, a login page with 200, a 302 to it); what
+    go says, what lands in the module cache, and whether it stays once the middleware is fixed."""
+    case.params["variant"] = "fixed"
     argv, match = KINDS[kind]
     up = topo.upstream(PROXY)
     if kind == "latest":
         up.fault(r"/@v/list$", "body", text="")
     topo.upstream(PROXY_B).fault(r"^/login", "html")        # where the 302 leads: the portal itself
-    mw = topo.nginx(MIRROR, "fixed", upstream=up, match=match, **ANSWERS[answer])
+    mw = topo.middleware(middleware, MIRROR, "fixed", upstream=up, match=match, **ANSWERS[answer])
     go = topo.go(GOPROXY=f"{mw.url},http://{PROXY_B}")
     broken = case.note(go.run(*argv))
     cached = go.ls("/root/go/pkg/mod/cache/download/example.com/lib/@v/*")
@@ -322,7 +357,7 @@ def test_error_or_portal_from_nginx(topo, case, answer, kind):
               cached=[p.rsplit("/", 1)[-1] for p in cached], html_in_cache=html_in_cache, ok_after_fix=fixed.ok,
               fix_error=fixed.error_line)
     case.claim("C3.3", REFUTED if not fell_back else PARTLY,
-               f"nginx answers {answer} for {kind}: go {'succeeded' if broken.ok else 'failed'} "
+               f"{middleware} answers {answer} for {kind}: go {'succeeded' if broken.ok else 'failed'} "
                f"({broken.error_line or 'no error'}); fell back={fell_back}; HTML left in the cache: "
                f"{html_in_cache or 'none'}; loading the app after the fix: {'ok' if fixed.ok else fixed.error_line}")
 
@@ -454,6 +489,29 @@ def test_articles_envoy_snippet_as_printed_is_rejected(topo, case):
     assert "request_headers_to_add" in message and "rendered config:" in message, message
 
 
+# A value each program's own checker rejects, and what its message names.
+REJECTED = {"haproxy": ({"server_timeout": "2 fortnights"}, "'timeout server'"),
+            "varnish": ({"first_byte_timeout": "2 fortnights", "between_bytes_timeout": "2s"}, "Unknown duration unit"),
+            "apache": ({"timeout": "2 fortnights"}, "ProxyTimeout")}
+
+
+@pytest.mark.parametrize("middleware", list(REJECTED))
+def test_a_config_the_checker_rejects(topo, case, middleware):
+    """A timeouts variant given a value the program does not take: its own checker (haproxy -c, varnishd -C,
+    apache2 -t) rejects the config before anything runs, and the error names the message and the line."""
+    case.params["variant"] = "timeouts"
+    values, said = REJECTED[middleware]
+    mw = topo.middleware(middleware, MIRROR, "timeouts", upstream=topo.upstream(PROXY), **values)
+    with pytest.raises(ConfigRejected) as err:
+        mw.container
+    message = str(err.value)
+    case.fact(rejected=[line for line in message.splitlines() if said in line][:1])
+    assert said in message, message
+    # the excerpt marks the line the checker named: the one holding the bad value
+    marked = [line for line in message.splitlines() if line.startswith(">")]
+    assert len(marked) == 1 and "fortnights" in marked[0], message
+
+
 @pytest.mark.claims("C2.7")
 @pytest.mark.parametrize("redirect", ["other-host", "https-to-http", "loop"])
 def test_proxy_redirects(topo, case, redirect):
@@ -510,3 +568,59 @@ def test_go_get_x_through_middleware(topo, case, middleware):
 
     case.expect("go get succeeds", obs.ok, detail=obs.errors)
     case.expect("requests -x did not show", sorted(set(logged) - set(shown)), [])
+
+
+# A CDN edge (Varnish) in front of the proxy, TTL 1 s for answers without Cache-Control: upstream Cache-Control on
+# @v/list → (its header, the cache variant's values, whether the upstream is down once the TTL has passed).
+EDGE = {
+    "none": (None, {"ttl": "1s", "grace": "0s"}, False),
+    "max-age=1": ("max-age=1", {"grace": "0s"}, False),
+    "s-maxage=1": ("s-maxage=1, max-age=3600", {"grace": "0s"}, False),
+    "no-store": ("no-store", {"ttl": "1s"}, False),
+    # grace from stale-while-revalidate, and the upstream answering 503 once the TTL has passed
+    "swr-upstream-down": ("max-age=1, stale-while-revalidate=10", {}, True),
+}
+
+
+@pytest.mark.claims("C4.5")
+@pytest.mark.parametrize("headers", list(EDGE))
+def test_varnish_ttl_and_grace(topo, case, headers):
+    """Varnish caches @v/list; v1.3.0 is published. `go list -m -versions` at once, just after the TTL (1 s), and
+    once more: when does go see the new version, and what does grace serve while the upstream is down?"""
+    cache_control, values, down = EDGE[headers]
+    up = topo.upstream(PROXY)
+    if cache_control:
+        up.fault(r"/@v/list$", "headers", headers={"Cache-Control": cache_control})
+    mw, env = route(topo, "varnish", "cache", up, **values)
+    go = topo.go(**env)
+    filled = go.run("list", "-m", "-versions", "example.com/lib")
+    up.publish("example.com_lib_v1.3.0.txt", "-- .mod --\nmodule example.com/lib\n-- go.mod --\nmodule example.com/lib\n"
+               "-- lib.go --\npackage lib\n")
+    at_once = go.run("list", "-m", "-versions", "example.com/lib")
+    if down:
+        up.clear_faults()
+        up.fault(r"/@v/list$", "status", code=503)
+    time.sleep(1.2)
+    after_ttl = go.run("list", "-m", "-versions", "example.com/lib")
+    again = case.note(go.run("list", "-m", "-versions", "example.com/lib"))
+    runs = {"at_once": at_once, "after_ttl": after_ttl, "again": again}
+    sees = {k: "v1.3.0" in o.stdout for k, o in runs.items()}
+    at_mw = {k: [r for r in o.requests if r.server == mw.host] for k, o in runs.items()}
+    case.fact(sees_v1_3_0=sees, ok={k: o.ok for k, o in runs.items()},
+              cache={k: [r.detail.get("cache") + (" stale" if r.detail.get("stale") else "") for r in rs]
+                     for k, rs in at_mw.items()},
+              upstream_asked={k: len(o.requests_to(PROXY, r"/@v/list$")) for k, o in runs.items()})
+    stale_answers = [k for k, seen in sees.items() if not seen and runs[k].ok]
+    case.claim("C4.5", REFUTED if not any(r.headers.get("Cache-Control") for rs in at_mw.values() for r in rs)
+               else PARTLY, f"varnish, upstream Cache-Control {cache_control!r} {values}: go saw v1.3.0 "
+               f"{sees}; stale lists {stale_answers or 'none'}; go sent no Cache-Control to make the edge revalidate")
+
+    assert filled.ok and all(at_mw.values()), (filled.errors, at_mw)
+    case.expect("go sees the new version at once", sees["at_once"], headers == "no-store")
+    # Grace serves the stale list once the TTL has passed and fetches anew in the background; without grace the
+    # first request after the TTL fetches. A 503 from that background fetch does not keep the stale list: it
+    # replaces it (Varnish 7.1's built-in VCL), so the next request goes to the upstream and fails.
+    case.expect("go sees it just after the TTL", sees["after_ttl"], not down)
+    case.expect("go sees it on the next request", sees["again"], not down)
+    case.expect("go list succeeds just after the TTL", after_ttl.ok, True, detail=after_ttl.errors)
+    case.expect("go list succeeds on the next request", again.ok, not down, detail=again.errors)

@@ -33,7 +33,7 @@ def test_each_program_is_complete(name):
     assert p.name == name and (DOCKER_DIR / name / "Dockerfile").is_file()
     assert p.default_variant in p.variants()
     assert p.summary and "\n" not in p.summary
-    assert callable(p.parse) and "{config}" in p.check and "{config}" in p.run
+    assert callable(p.parse) and "{config}" in p.check and "{config}" in p.prepare + p.run
     # the commands are the entry's alone: the image only installs the program
     dockerfile = (DOCKER_DIR / name / "Dockerfile").read_text()
     assert not re.search(r"^\s*(ENV|CMD)\b", dockerfile, re.M), f"docker/{name}/Dockerfile sets what PROGRAMS says"
@@ -57,8 +57,8 @@ def test_a_command_carries_the_entry():
 
 
 def test_unknown_program():
-    with pytest.raises(ValueError, match="unknown middleware program 'haproxy'; known: nginx, envoy, squid"):
-        Middleware(None, "haproxy", "h", None, None, {})
+    with pytest.raises(ValueError, match="unknown middleware program 'lighttpd'; known: nginx, envoy, squid, haproxy, varnish, apache"):
+        Middleware(None, "lighttpd", "h", None, None, {})
 
 
 def test_default_variant_and_per_program_files():
