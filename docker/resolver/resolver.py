@@ -1,16 +1,13 @@
 #!/usr/bin/env python3
-"""The scenario network's resolver: Debian's dnsmasq, and the authority it forwards the rest to.
+"""The scenario network's DNS authority: what the resolvers (dnsmasq, fixtures/world/resolver.py) forward a
+name with a DNS fault to, and every name when a scenario makes every name one member's.
 
     python3 resolver.py [--state /etc/gotraps/dns]
 
-dnsmasq is what every go client's /etc/resolv.conf names, as a real network's resolver. It forwards each
-name the topology declares to the engine's own DNS (127.0.0.11, which knows the network's aliases), as
-STATE/servers lists them (re-read on SIGHUP), and every other name to the authority here (127.0.0.1:5353).
-The authority answers NXDOMAIN at once, as the DNS of a real network does for a name that does not exist,
-unless STATE/rules.json (re-read when it changes) gives the name a rule: a DNS fault of
-fixtures/world/resolver.py, or "*" for every name. dnsmasq logs each query and its answer; this program
-stamps every line with the time it read it and appends it to LOG. It prints one "ready" line on stdout
-once dnsmasq serves, and stops both on SIGTERM.
+It answers on UDP port 5353 what STATE/rules.json (read again when it changes) says for the name: a DNS fault
+of fixtures/world/resolver.py FAULTS, the rule "*" for any other name, and NXDOMAIN at once without a rule,
+as the DNS of a real network does for a name that does not exist. It prints one "ready" line on stdout once
+it listens, and stops on SIGTERM.
 """
 import argparse
 import ipaddress
@@ -19,14 +16,10 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
-import time
 
-LOG = "/var/log/gotraps/dns.log"
-PID = "/run/gotraps/dnsmasq.pid"
-AUTHORITY = ("127.0.0.1", 5353)
+AUTHORITY = ("0.0.0.0", 5353)     # the dnsmasq beside it and every go client's forward here
 ENGINE_DNS = ("127.0.0.11", 53)
 TYPES = {1: "A", 5: "CNAME", 28: "AAAA"}
 A, CNAME, AAAA = 1, 5, 28
@@ -178,24 +171,10 @@ def main() -> int:
     ap.add_argument("--state", default="/etc/gotraps/dns")
     args = ap.parse_args()
     serve_authority(Rules(os.path.join(args.state, "rules.json")))
-    servers = os.path.join(args.state, "servers")
-    if not os.path.exists(servers):
-        open(servers, "w").close()
-    dnsmasq = subprocess.Popen(
-        ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--user=root", "--pid-file=" + PID,
-         f"--server={AUTHORITY[0]}#{AUTHORITY[1]}", f"--servers-file={servers}",
-         "--log-queries=extra", "--log-facility=-"],
-        stderr=subprocess.PIPE, text=True, bufsize=1)
-    signal.signal(signal.SIGTERM, lambda *_: (dnsmasq.terminate(), sys.exit(0)))
-    os.makedirs(os.path.dirname(LOG), exist_ok=True)
-    with open(LOG, "a", buffering=1) as log:
-        for line in dnsmasq.stderr:
-            log.write(f"{time.time():.6f} {line}")
-            if "started, version" in line:
-                version = line.split("version", 1)[1].split()[0]
-                print(f"ready program=dnsmasq version=\"dnsmasq {version}\" authority={AUTHORITY[0]}:{AUTHORITY[1]}",
-                      flush=True)
-    return dnsmasq.wait()
+    print(f"ready program=authority port={AUTHORITY[1]}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()
 
 
 if __name__ == "__main__":
