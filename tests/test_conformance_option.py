@@ -53,7 +53,7 @@ def test_the_option_is_a_usage_error_before_anything_runs(tmp_path):
     for value, said in ((f"varnishh={tmp_path}/x", "unknown program 'varnishh'; known: nginx"),
                         (f"nginx={tmp_path}/nope.conf", "nope.conf: no such file")):
         run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only",
-                              "--middleware-config", value, "tests/test_conformance.py"],
+                              "--middleware-config", value, "tests/test_conformance_option.py"],
                              cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert run.returncode == pytest.ExitCode.USAGE_ERROR, run.stdout + run.stderr
         assert f"ERROR: --middleware-config {value}: " in run.stderr and said in run.stderr, run.stderr
