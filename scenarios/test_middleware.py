@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import pytest
 
 from fixtures.record.claims import CONFIRMED, PARTLY, REFUTED
-from fixtures.world.middleware import ConfigRejected
+from fixtures.world.middleware import PROGRAMS, ConfigRejected
 
 PROXY, PROXY_B, MIRROR, SQUID = "proxy.corp.test", "proxy-b.corp.test", "mirror.corp.test", "squid.corp.test"
 LIB = "example.com/lib@v1.0.0"
@@ -259,8 +259,11 @@ CACHE_HEADERS = {"none": None, "max-age=3600": "public, max-age=3600", "no-store
 
 
 @pytest.mark.claims("C4.5")
-@pytest.mark.parametrize("headers", list(CACHE_HEADERS))
-@pytest.mark.parametrize("middleware,variant", [(m, box.cache) for m, box in BOXES.items()])
+@pytest.mark.parametrize("middleware,variant,headers", [
+    (m, box.cache, h) for m, box in BOXES.items() for h in CACHE_HEADERS
+    # no-store through HAProxy (it stores nothing without max-age already) and Varnish (test_varnish_ttl_and_grace)
+    # shows nothing new, for 3 s a case
+    if not (h == "no-store" and m in ("haproxy", "varnish"))])
 def test_cache_hides_a_new_version(topo, case, middleware, variant, headers):
     """The cache holds the old @v/list, @latest and a 404 for v1.3.0; then v1.3.0 is published. What do
     `go list -m -versions`, @latest and an explicit @v1.3.0 return, and what does go send the cache?"""
@@ -624,3 +627,50 @@ def test_varnish_ttl_and_grace(topo, case, headers):
     case.expect("go sees it on the next request", sees["again"], not down)
     case.expect("go list succeeds just after the TTL", after_ttl.ok, True, detail=after_ttl.errors)
     case.expect("go list succeeds on the next request", again.ok, not down, detail=again.errors)
+
+
+# A mirror that asks for credentials: the programs' own basic auth (their `auth` variants; Squid's is the forward
+# proxy's: scenarios/test_proxy_auth.py). cmd/go/internal/web refuses to send a URL's userinfo over http unless
+# the fetch is an insecure one, and adds GOAUTH's (.netrc) credentials to https requests only; whether GOINSECURE
+# naming the mirror makes go's GOPROXY fetches insecure is what the case observes.
+AUTH_SECRET = "mirr0r-s3cret"
+AUTH_FORMS = {     # how go is given credentials -> (GOPROXY, the client's .netrc, GOINSECURE)
+    "none": (f"http://{MIRROR}", None, None),
+    "in GOPROXY": (f"http://gopher:{AUTH_SECRET}@{MIRROR}", None, None),
+    "in GOPROXY, GOINSECURE": (f"http://gopher:{AUTH_SECRET}@{MIRROR}", None, MIRROR),
+    ".netrc": (f"http://{MIRROR}", f"machine {MIRROR} login gopher password {AUTH_SECRET}\n", None),
+    ".netrc, GOINSECURE": (f"http://{MIRROR}", f"machine {MIRROR} login gopher password {AUTH_SECRET}\n", MIRROR),
+}
+
+
+@pytest.mark.parametrize("middleware", [m for m in BOXES if m != "squid" and "auth" in PROGRAMS[m].variants()])
+def test_mirror_behind_basic_auth(topo, case, middleware):
+    """A plain-HTTP GOPROXY mirror behind the program's own basic auth: go given no credentials, credentials in
+    GOPROXY's userinfo (right and wrong), and a .netrc entry for the mirror (GOAUTH's default), with and without
+    GOINSECURE naming it. What the mirror answered, whether go got the module, what it printed, and whether it
+    ever printed the password (with -x)."""
+    up = topo.upstream(PROXY)
+    mw = getattr(topo, middleware)(MIRROR, "auth", upstream=up, user="gopher", password=AUTH_SECRET)
+    go = topo.go()
+    seen = {}
+    for n, (form, (goproxy, netrc, goinsecure)) in enumerate(AUTH_FORMS.items()):
+        go.sh("rm -f /root/.netrc" + (f"; printf %s '{netrc}' >/root/.netrc" if netrc else ""), record=False)
+        obs = case.note(go.run("mod", "download", "-x", "-json", LIB, timeout=10,
+                               env={"GOPROXY": goproxy, "GOINSECURE": goinsecure, "GOMODCACHE": f"/root/go/pkg/mod-{n}"}))
+        seen[form] = {"ok": obs.ok, "statuses": sorted({r.status for r in obs.requests if r.server == mw.host}),
+                      "error_line": obs.error_line, "password_printed": AUTH_SECRET in obs.stdout + obs.stderr,
+                      "timed_out": obs.timed_out}
+    case.fact(**seen)
+
+    case.expect("the watchdog ends one", any(s["timed_out"] for s in seen.values()), False)
+    case.expect("go prints the password", {f: s["password_printed"] for f, s in seen.items()},
+                {f: False for f in AUTH_FORMS})
+    # An http:// mirror behind basic auth cannot be authenticated to at all.
+    case.expect("go sends the credentials and gets the module", {f: s["ok"] for f, s in seen.items()},
+                {f: False for f in AUTH_FORMS})
+    refused = {f: "refusing to pass credentials to insecure URL" in seen[f]["error_line"] and not seen[f]["statuses"]
+               for f in AUTH_FORMS if "in GOPROXY" in f}
+    case.expect("go refuses a URL's credentials over http, before any request", refused, {f: True for f in refused})
+    case.expect("the mirror answers 401 to the .netrc forms", {f: seen[f]["statuses"] for f in AUTH_FORMS if ".netrc" in f},
+                {f: [401] for f in AUTH_FORMS if ".netrc" in f})
+    assert seen["none"]["statuses"] == [401], seen["none"]
