@@ -5,8 +5,9 @@ it makes the cache writable and removes it. Each choreographed interleaving is f
 
   clean during download    the proxy holds the .zip response; the clean runs to completion while the
                            command waits for it; then the response is released.
-  clean during extraction  the clean starts the instant the command creates the .partial marker, i.e.
-                           while it extracts a module of 2000 files.
+  clean during extraction  the instant the command creates the .partial marker, i.e. while it extracts a
+                           module of 2000 files, it is stopped (SIGSTOP); the clean runs to completion;
+                           then the command goes on.
   extraction during clean  a full cache is being removed; the clean is stopped (SIGSTOP) once it has
                            removed big's extracted tree, the command runs to completion (extracting big
                            again), then the clean resumes.
@@ -114,16 +115,34 @@ def clean_during_download(t: Trials, argv, i):
     return cmd.result(), clean
 
 
-# Starts `go clean -modcache` as soon as its argument exists. perl looks every 0.2 ms without forking: a shell
-# loop forking sleep every 2 ms once missed a whole extraction on a tmpfs, which takes about 0.1 s.
+# As soon as its first argument exists, stops (SIGSTOP) every process whose command line begins with its second,
+# runs `go clean -modcache` to its end, and lets them go on. perl looks every 0.2 ms without forking: a shell
+# loop forking sleep every 2 ms once missed a whole extraction on a tmpfs, which takes about 0.1 s; and a clean
+# merely started at that instant missed it too, once in a few trials, on a busy machine (go's own start takes
+# longer than the extraction then). Stopped, the command is inside its extraction for as long as the clean runs.
 CLEAN_WHEN_THERE = r"""
-select undef, undef, undef, 0.0002 until -e $ARGV[0];
-exec "go", "clean", "-modcache" or die "exec: $!";
+my ($marker, $command) = @ARGV;
+select undef, undef, undef, 0.0002 until -e $marker;
+my @stopped;
+for my $dir (glob "/proc/[0-9]*") {
+    open(my $f, "<", "$dir/cmdline") or next;
+    my $line = do { local $/; <$f> } // next;
+    $line =~ tr/\0/ /;
+    next unless index($line, "$command ") == 0;
+    my ($pid) = $dir =~ m{(\d+)$};
+    kill "STOP", $pid and push @stopped, $pid;
+}
+@stopped or die "no process of `$command` to stop\n";
+my $code = system("go", "clean", "-modcache");
+kill "CONT", @stopped;
+exit($code >> 8);
 """
 
 
 def clean_during_extraction(t: Trials, argv, i):
-    clean = t.go.start_sh(f"exec perl -e {shlex.quote(CLEAN_WHEN_THERE)} {BIG_DL}/v1.0.0.partial", timeout=60)
+    command = shlex.join(["go", *argv[:2]])
+    clean = t.go.start_sh(f"exec perl -e {shlex.quote(CLEAN_WHEN_THERE)} {BIG_DL}/v1.0.0.partial "
+                          f"{shlex.quote(command)}", timeout=60)
     cmd = t.go.start(*argv, timeout=60)
     return cmd.result(), clean.result()
 
