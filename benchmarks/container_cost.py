@@ -59,11 +59,11 @@ class Bench:
     def labels(self, test: str) -> dict:
         return engine.run_labels(self.run_id, os.getpid())
 
-    def create_container(self, name, image, command, aliases, labels=None):
+    def create_container(self, name, image, command, aliases, labels=None, tmpfs=None):
         api = self.client.api
         cid = api.create_container(
             image, command=command, name=name, labels=labels or self.labels(""),
-            host_config=api.create_host_config(network_mode=self.network.name, init=True),
+            host_config=api.create_host_config(network_mode=self.network.name, init=True, tmpfs=tmpfs or None),
             networking_config=api.create_networking_config(
                 {self.network.name: api.create_endpoint_config(aliases=aliases)}))["Id"]
         return self.client.containers.get(cid)
