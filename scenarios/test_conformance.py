@@ -20,7 +20,6 @@ import re
 import time
 from urllib.parse import unquote
 
-import pytest
 
 from fixtures.record import conformance
 from fixtures.record.conformance import CLEAR, SET_OFF, UNOBSERVED
@@ -148,7 +147,7 @@ def test_conformance(topo, case, config_id, request):
     every = [g for o in (paths, latest, versions, missing, missing2, versions2, slow) for g in gets(o, base)]
     bad = sorted({(p, said) for p, said in asked if status(said) != 200})
     went_direct = [g for o in (paths, latest, versions) for g in gets(o, f"https://{SUMDB}")]
-    evidence = [f"GET {p}: {said} (" + (f"the upstream got it" if upstream_saw(p) else "it never reached the upstream")
+    evidence = [f"GET {p}: {said} (" + ("the upstream got it" if upstream_saw(p) else "it never reached the upstream")
                 + (", so go tried the next GOPROXY entry without a word" if status(said) in (404, 410) else "") + ")"
                 for p, said in bad]
     if went_direct:
