@@ -1,0 +1,136 @@
+"""go's error lines for a retry wrapper (fixtures/record/errors.py) and what -json printed (Observation.json_output)."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from fixtures.cli import gotraps as cli
+from fixtures.record import errors, rundiff
+from fixtures.record.case import Case
+from fixtures.record.line import ResultLine
+from fixtures.record.observation import Observation
+
+H2 = ("go: example.com/lib@v1.0.0: reading https://h2.corp.test/example.com/lib/@v/v1.0.0.zip: stream error: "
+      "stream ID 3; INTERNAL_ERROR; received from peer")
+
+
+def obs(stdout="", stderr="", code=1, argv=("go", "mod", "download", "-json", "example.com/lib@v1.0.0"),
+        timed_out=False) -> Observation:
+    return Observation(argv=list(argv), env={}, exit_code=code, stdout=stdout, stderr=stderr, duration_s=0.1,
+                       timed_out=timed_out, timeout_s=5)
+
+
+@pytest.mark.parametrize("stdout, printed", [
+    ('{"Path": "example.com/lib", "Error": "boom"}\n', "JSON with Error"),
+    ('{"Path": "a"}\n{"Path": "b", "Error": "boom"}\n', "JSON with Error"),
+    ('{"Path": "example.com/lib", "Version": "v1.0.0"}\n', "JSON"),
+    ("", "no output"),
+    ("  \n", "no output"),
+    ('{"Path": "a"}\ngo: something else\n', "not JSON"),
+    ('{"Path": "a", ', "not JSON"),
+])
+def test_what_a_json_command_printed(stdout, printed):
+    assert obs(stdout).json_output() == printed
+    assert obs(stdout).record().json_output == printed
+
+
+def test_a_command_without_json_records_nothing_of_it():
+    o = obs("not json at all", argv=("go", "mod", "download", "example.com/lib@v1.0.0"))
+    assert o.json_output() is None
+    assert "json_output" not in o.record().to_json()
+
+
+def test_normalized_lines_name_the_failure_not_the_case():
+    assert errors.normalize(H2) == ("go: <module>@<version>: reading <url>: stream error: stream ID <n>; "
+                                    "INTERNAL_ERROR; received from peer")
+    assert errors.normalize("go: dial tcp: lookup nosuch.corp.test on 127.0.0.1:53: no such host") == \
+        "go: dial tcp: lookup <host> on <addr>: no such host"
+    assert errors.normalize("dial tcp 172.18.0.3:443: connect: connection refused") == \
+        "dial tcp <addr>: connect: connection refused"
+
+
+@pytest.mark.parametrize("raw", [H2, H2.replace("stream ID 3", "stream ID 117").replace("h2.corp.test", "proxy.golang.org"),
+                                 H2.replace("example.com/lib@v1.0.0", "golang.org/x/mod@v0.20.1-0.20240101")])
+def test_the_regex_of_a_normalized_line_matches_the_raw_lines_it_stands_for(raw):
+    assert re.match(errors.pattern(errors.normalize(H2)), raw)
+
+
+def test_the_regex_does_not_match_another_error():
+    assert not re.match(errors.pattern(errors.normalize(H2)), H2.replace("INTERNAL_ERROR", "PROTOCOL_ERROR"))
+
+
+def line(release, facts=None, observations=(), outcome="passed", case="test_x[a]", infra=None) -> ResultLine:
+    return ResultLine(nodeid=case, release=release, facts=facts or {}, outcome=outcome,
+                      observations=[o.record() for o in observations], infrastructure_error=infra)
+
+
+def recorded(cause, failed, retried) -> dict:
+    c = Case("test_x[a]", "outages", {}, ())
+    errors.record(c, cause, failed, retried)
+    return c.facts
+
+
+def test_a_failure_is_recorded_with_its_retry_and_json_output():
+    failed = obs('{"Path": "example.com/lib", "Error": "503"}', stderr="", code=1)
+    facts = recorded("503 first 2 requests", failed, obs(code=0))
+    (entry,) = facts[errors.FACT]
+    assert entry["retry"] == "ok" and entry["json_output"] == "JSON with Error" and entry["exit_code"] == 1
+
+
+def test_recording_a_success_as_a_failure_is_a_mistake_of_the_case():
+    with pytest.raises(ValueError):
+        recorded("nothing", obs(code=0), None)
+
+
+def test_a_line_is_transient_permanent_or_depends_per_release():
+    fail = obs(stderr=H2)
+    lines = [line("1.27.3", recorded("h2 RST_STREAM mid-zip", fail, obs(code=0))),
+             line("1.21.13", recorded("h2 RST_STREAM mid-zip", fail, obs(code=1)), case="test_x[b]"),
+             line("1.24.11", {errors.FACT: recorded("a", fail, obs(code=0))[errors.FACT]
+                              + recorded("b", fail, obs(code=1))[errors.FACT]}),
+             # infrastructure is never Go: no class from a spoilt line
+             line("1.26.6", recorded("h2 RST_STREAM mid-zip", fail, obs(code=1)), outcome="error", infra="engine lost")]
+    (e,) = errors.classify(lines)
+    assert e.classes == {"1.27.3": errors.TRANSIENT, "1.21.13": errors.PERMANENT, "1.24.11": errors.DEPENDS}
+    assert errors.releases_of(lines) == ["1.21.13", "1.24.11", "1.27.3"]
+
+
+def test_the_json_contract_comes_from_every_failed_json_command():
+    lines = [line("1.27.3", observations=[obs("", stderr="go: example.com/lib@v1.0.0: 404 Not Found"),
+                                          obs('{"Path": "a"}', code=0),
+                                          obs("", timed_out=True, code=124)])]
+    contract = {c.line: c.printed for c in errors.json_contract(lines)}
+    assert contract == {"go: <module>@<version>: 404 Not Found": {"1.27.3": {"no output, exit 1": 1}},
+                        "(timed out)": {"1.27.3": {"killed by the watchdog": 1}}}
+
+
+def test_gotraps_errors_prints_both_tables_and_json(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    fail = obs('{"Path": "example.com/lib", "Error": "x"}', stderr=H2)
+    rl = line("1.27.3", recorded("h2 RST_STREAM mid-zip", fail, obs(code=0)), observations=[fail])
+    (run / "results.jsonl").write_text(json.dumps(rl.to_json()) + "\n")
+    (run / "run.json").write_text(json.dumps({"run_id": "r", "go_releases": ["1.27.3"], "exitstatus": 1}))
+    assert cli.main(["errors", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "| transient |" in text and "JSON with Error, exit 1" in text
+    assert cli.main(["errors", str(run), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["errors"][0]["class"] == {"1.27.3": "transient"}
+    assert re.match(data["errors"][0]["regex"], H2)
+
+
+def test_the_run_diff_compares_json_output_only_when_both_lines_record_it():
+    before = obs('{"Path": "a", "Error": "x"}').record()
+    old = ResultLine("test_x[a]", "1.27.3", observations=[dataclass_replace(before, json_output=None)])
+    new = ResultLine("test_x[a]", "1.27.3", observations=[before])
+    assert rundiff.changed_fields(old, new)[0] == []
+    other = ResultLine("test_x[a]", "1.27.3", observations=[dataclass_replace(before, json_output="no output")])
+    assert [f[0] for f in rundiff.changed_fields(new, other)[0]] == ["go command 1: -json printed"]
+
+
+def dataclass_replace(record, **kw):
+    import dataclasses
+    return dataclasses.replace(record, **kw)
