@@ -5,9 +5,11 @@ go puts no retry on a proxy request (golang/go#28194 is open), and a real outage
 command under the GOPROXY shapes users have: `A,B` (go goes on after a 404 or 410 only), `A|B` (after any
 error), `A,direct` and `A|direct` (direct reaches the module's origin: example.com answers ?go-get=1 with a
 go-import page of vcs "mod", upstream.go_import): whether the workarounds users rely on (`|direct`, a second
-proxy after `|`) help. Each command gets a module cache of its own (GOMODCACHE=/root/go/pkg/mod-<n>;
-/work has no go.mod), and every failure is recorded with the same command run again, same cache, once the
-fault is gone (fixtures/record/errors.py: transient or permanent, `gotraps errors`).
+proxy after `|`) help. Each command starts as on a fresh CI machine: a module cache of its own
+(GOMODCACHE=/root/go/pkg/mod-<n>) and a GOPATH of its own (where go keeps the checksum DB's latest tree head,
+GOPATH/pkg/sumdb: it changes go's error line); /work has no go.mod. Every failure is recorded with the same
+command run again, same cache, once the fault is gone (fixtures/record/errors.py: transient or permanent,
+`gotraps errors`).
 
 go has no timeout of its own on a proxy request: cmd/go/internal/web/http.go sends it with http.DefaultClient
 (no Timeout) over http.DefaultTransport (30 s to connect, 10 s for a TLS handshake, no ResponseHeaderTimeout),
@@ -59,7 +61,8 @@ class Commands:
     def start(self, proxy: str, *args: str, timeout: float = WATCHDOG_S, **env: str):
         """Start a go command (default: go mod download -json example.com/lib@v1.0.0); a future."""
         args = args or DOWNLOAD
-        env = {"GOPROXY": proxy, "GOMODCACHE": f"/root/go/pkg/mod-{next(self.seq)}", **env}
+        n = next(self.seq)
+        env = {"GOPROXY": proxy, "GOMODCACHE": f"/root/go/pkg/mod-{n}", "GOPATH": f"/root/go/path-{n}", **env}
         return _Started(self, self.go.start(*args, timeout=timeout, env=env), (args, env, timeout))
 
     def run(self, proxy: str, *args: str, timeout: float = WATCHDOG_S, **env: str):
@@ -162,7 +165,7 @@ def test_rate_limited_and_flaky_proxy(topo, case):
               **{f"503 {s}": {"runs_until_success": len(runs) if runs[-1].ok else None,
                               "error_line": runs[0].error_line,
                               "503s_per_run": [sum(1 for r in o.requests_to(A) if r.status == 503) for o in runs],
-                              "falls_back_on_503": went_on(runs[0], s)}
+                              "falls_back_on_503": bool(runs[0].requests_to(next_entry(s), MODULE_FILES))}
                  for s, runs in flaky.items()})
     record_failures(case, "429 Retry-After on .zip", limited, limited_again)
     record_failures(case, f"503 first {FLAKY_TIMES} requests", {s: runs[0] for s, runs in flaky.items()},
@@ -184,6 +187,7 @@ def test_rate_limited_and_flaky_proxy(topo, case):
         # no retry: each run of a `,` list spends one 503 and fails; `|` spends them on its way to B
         case.expect(f"503 {s}: runs until the command succeeds", len(runs) if runs[-1].ok else None,
                     1 if pipe else FLAKY_TIMES + 1, detail=runs[-1].errors)
+        case.expect(f"503 {s}: go fetches from the next entry", case.facts[f"503 {s}"]["falls_back_on_503"], pipe)
         case.expect(f"503 {s}: 503s per run", case.facts[f"503 {s}"]["503s_per_run"],
                     [FLAKY_TIMES] if pipe else [1] * FLAKY_TIMES + [0])
 
@@ -208,7 +212,8 @@ def nghttpx_reload(mw) -> None:
 
 def test_h2_front_resets_or_goes_away_mid_zip(topo, case):
     """nghttpx in front of A speaks HTTP/2 to go (TLS, ALPN h2) and HTTP/1.1 to A. A cuts the zip short:
-    nghttpx resets go's stream (RST_STREAM INTERNAL_ERROR), the error the public proxy's users report. Then the
+    nghttpx resets go's stream (RST_STREAM INTERNAL_ERROR), the error the public proxy's users report (`Get`
+    when the reset came before the response's headers, `read` after: a race of nghttpx's own). Then the
     zip streams slowly and nghttpx reloads meanwhile: its old worker sends GOAWAY and is killed a second later
     with the stream open. The three shapes in turn for the reset, at once for the reload; then each failed
     command again, the fault gone (after the reload: through its new worker)."""
