@@ -42,6 +42,11 @@ def test_a_command_without_json_records_nothing_of_it():
     assert "json_output" not in o.record().to_json()
 
 
+def test_go_121s_mangled_url_is_a_url_too():
+    assert errors.normalize('go: example.com/lib@v1.0.0: read "https:/mirror.corp.test/@v/v1.0.0.zip": '
+                            'unexpected EOF') == 'go: <module>@<version>: read "<url>": unexpected EOF'
+
+
 def test_normalized_lines_name_the_failure_not_the_case():
     assert errors.normalize(H2) == ("go: <module>@<version>: reading <url>: stream error: stream ID <n>; "
                                     "INTERNAL_ERROR; received from peer")
