@@ -67,3 +67,12 @@ def test_inspect_box_declaration():
         InspectBox(topo, "box.corp.test", "tls.corp.test:443", reset_size=1200)
     with pytest.raises(ValueError, match="not host:port"):
         InspectBox(topo, "box.corp.test", "tls.corp.test")
+
+
+def test_the_run_id_in_the_run_cas_name_is_no_change():
+    """go names the run's CA in a certificate error ("candidate authority certificate \\"gotraps run <id>\\""): two
+    runs say the same thing."""
+    from fixtures.record.results import new_run_id
+    from fixtures.record.rundiff import normalize
+    said = 'while trying to verify candidate authority certificate "gotraps run {}")'
+    assert normalize(said.format(new_run_id())) == normalize(said.format(new_run_id())) == said.format("<run>")
