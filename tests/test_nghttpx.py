@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from cryptography import x509
 
-from fixtures.world.middleware import PROGRAMS, Middleware
+from fixtures.world.middleware import PROGRAMS, TLS_CERT, TLS_KEY, Middleware
 from fixtures.world.tls import CA
 
 PROGRAM = PROGRAMS["nghttpx"]
@@ -61,9 +61,9 @@ def test_the_frontend_has_a_certificate_of_the_runs_ca_for_its_names():
                     aliases=("edge.corp.test",))
     assert mw.url == "https://mirror.corp.test"
     files = mw.state_files()
-    cert = x509.load_pem_x509_certificate(files["/etc/gotraps/nghttpx.crt"].encode())
+    cert = x509.load_pem_x509_certificate(files[TLS_CERT].encode())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-    assert names == ["mirror.corp.test", "edge.corp.test"] and "PRIVATE KEY" in files["/etc/gotraps/nghttpx.key"]
+    assert names == ["mirror.corp.test", "edge.corp.test"] and "PRIVATE KEY" in files[TLS_KEY]
     assert cert.issuer == x509.load_pem_x509_certificate(ca.cert_pem.encode()).subject
     assert "backend=proxy-a.corp.test,80;;proto=http/1.1" in mw.config
     assert "worker-process-grace-shutdown-period=1s" in mw.config and "frontend-max-requests" not in mw.config
