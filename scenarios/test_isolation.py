@@ -214,7 +214,9 @@ def test_a_pooled_go_client_carries_nothing_to_the_next_case(topo, case):
 
 
 def test_no_container_is_privileged(topo, case):
-    """Least privilege: no member runs privileged or with an added capability, middleware included."""
+    """Least privilege: no member runs privileged or with an added capability, middleware included. (One kind asks
+    for one: tls_drift's lowered-MTU box, NET_ADMIN for its nftables rule; Member._launch refuses it to a pooled
+    member, so it never reaches another case.)"""
     up = topo.upstream(PROXY)
     topo.nginx("mirror.corp.test", "plain", upstream=up)
     topo.go()
