@@ -120,7 +120,7 @@ def test_vendoring_a_workspace(topo, case):
     case.expect("-mod=vendor fails before go work vendor", before.ok, False, detail=before.errors)
     case.expect("go work vendor is a command", vendor.ok, since_122, since="1.22", detail=vendor.errors)
     if not since_122:
-        assert vendor.error_line == "go work vendor: unknown command", vendor.errors
+        assert vendor.error_line == "go work: unknown command", vendor.errors      # go1.21 names `go work`
         return
     assert "To sync the vendor directory, run:\n\t\tgo work vendor" in before.stderr, before.stderr
     case.expect("go work vendor vendors util, not the workspace's lib", vendored,
