@@ -18,7 +18,7 @@ PROXY, GOOD = "proxy.corp.test", "example.com/lib@v1.0.0"
 LIB = r"^/example\.com/lib/@v/"
 GO_MOD = "module example.com/app\n\ngo 1.21\n\nrequire example.com/lib v1.0.0\n"
 SHAPES = ("argument", "module")
-HANG_S = 1.5          # the watchdog on what never answers: go has no timeout of its own on a proxy request
+HANG_S = 1.0          # the watchdog on what never answers: go has no timeout of its own on a proxy request (outages)
 # One resolver attempt of 1 s: a name nobody answers costs 1 s, not glibc's and go's default 5 s x 2 attempts.
 RESOLV = {"options": ["timeout:1", "attempts:1"]}
 
