@@ -17,7 +17,8 @@ GOPATH/pkg/mod the module cache and its sumdb tile cache). Attacks marked PRIME 
 through the proxy (honest until the target's lookup), so go holds a tree head before the attack. Once the attack
 is over and the proxy honest again, the same GOPATH fetches another module (example.com/lib@v1.1.0): a failure
 there is a lasting refusal, the client's checksum DB state broken beyond the attack (a SECURITY ERROR after a
-corrupted latest, golang/go#38348).
+corrupted latest, golang/go#38348); then the same command after `go clean -modcache`, and after removing
+GOPATH/pkg/sumdb (the tree head go keeps), says which one holds the trouble.
 
 The DB is filled before go's first request (ChecksumDB.fill): the targets, the decoy and the check module first,
 then filler records up to sumdb_attacks.TREE_SIZE, a tree whose shape lets a forged level-0 tile go unchecked by a
@@ -151,8 +152,14 @@ def test_sumdb_attacks(topo, case, target):
         kept = tree_kept(go, gopath, db, log)
         proxy.sumdb_attack(None)
         later = download(go, CHECK, gopath)
-        found[attack] = {**attacks.finding(obs, accepted, later, lambda line: newer.sub("<newer>", line)),
-                         "tree_kept": kept}
+        clean = lambda line: newer.sub("<newer>", line)       # noqa: E731
+        found[attack] = {**attacks.finding(obs, accepted, later, clean), "tree_kept": kept}
+        if not later.ok:        # what gets the client going again: the module cache's tiles, or the tree head?
+            for step, script in (("go clean -modcache", "go clean -modcache"),
+                                 ("rm -rf GOPATH/pkg/sumdb", f"rm -rf {gopath}/pkg/sumdb")):
+                again = go.sh(f"{script} && go mod download -json {CHECK}", cwd="/", timeout=WATCHDOG_S,
+                              env={"GOPATH": gopath})
+                found[attack][f"then {step}"] = "ok" if again.ok else clean(errors.normalize(again.error_line))
         if not obs.ok:
             errors.record(case, f"sumdb attack {attack} ({target})", obs, None)
         if not later.ok:
@@ -170,3 +177,8 @@ def test_sumdb_attacks(topo, case, target):
         case.expect(f"{attack}: the next command fails too (lasting)", f["lasting"], attack in LASTING,
                     detail=f["lasting_error"] or "")
         case.expect(f"{attack}: the tree head go keeps", f["tree_kept"], TREE_KEPT.get(attack, "the log's"))
+        if attack in LASTING:
+            # the tree head go kept is the trouble: the module cache holds none of it
+            case.expect(f"{attack}: fixed by go clean -modcache", f.get("then go clean -modcache") == "ok", False,
+                        detail=f.get("then go clean -modcache") or "")
+            case.expect(f"{attack}: fixed by removing GOPATH/pkg/sumdb", f.get("then rm -rf GOPATH/pkg/sumdb"), "ok")
