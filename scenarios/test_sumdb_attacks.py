@@ -48,7 +48,9 @@ TC_DIR = "/work/tc"                     # a module asking for the newer toolchai
 WATCHDOG_S = 20
 
 # What each release did (observed with --go 1.21.13,1.24.11,1.25.5,1.26.2,1.26.3,1.26.6,1.27.3; the patch
-# releases between were not run): attack -> the release that first refused it.
+# releases between were not run): attack -> the release that first refused it. In the sources: go1.26.3's
+# modfetch.checkSumDB fails a lookup with no line for the module ("checksum missing from sumdb response"), where
+# the releases before returned nil; go1.26.6's vendored tlog checks every tile below the tree's (sumdb_attacks.TREE_SIZE).
 REFUSED_SINCE = {"unrelated_record": "1.26.3", "forged_tile": "1.26.6"}
 # A tree signed with the DB's own key is all a client with no tree head yet can check: accepted, and what it
 # keeps breaks every later verification.

@@ -36,10 +36,11 @@ OCTETS = "application/octet-stream"
 HEIGHT = 8      # the tile height the go command asks for
 
 # The tree size the checksum DB is filled to before an attack (ChecksumDB.fill): the targets' records first
-# (ids < 256, in tile 0/000), then filler records. 259 = 256 + 3: the hashes proving the tree are the
+# (ids < 256, in tile 0/000), then filler records. 259 = 256 + 3: the hashes proving the tree (stx) are the
 # level-8 hash of records 0..255 (tile 1/000.p/1) and two in tile 0/001.p/3, so proving a record of tile 0/000
-# takes 2 tiles for 3 tree hashes; tlog.TileHashReader of golang.org/x/mod before v0.31 authenticated the
-# tiles from index len(stx)=3 on, and tile 0/000 (index 2) was never checked against its parent (forged_tile).
+# asks for 3 tiles to check 3 tree hashes, tile 0/000 last. The tlog.TileHashReader vendored up to go1.26.3
+# (cmd/vendor/golang.org/x/mod/sumdb/tlog/tile.go, ReadHashes) authenticates tiles against their parents from
+# index len(stx) = 3 on, so tile 0/000 (index 2) goes unchecked; go1.26.6's starts after the last stx tile.
 TREE_SIZE = 259
 
 
