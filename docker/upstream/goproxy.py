@@ -70,6 +70,15 @@ GETs <proxy>/sumdb/<name>/supported:
     unless that GOPROXY entry is followed by "|" (fall back on any error),
     in which case the next entry is tried the same way.
 With GOSUMDB="<key> <url>" the proxy is bypassed entirely (no /supported).
+
+Attacking the proxied database: state/sumdb-attack.json names an attack of
+upstreamlib/sumdb_attacks/ (its format is there; null or no file: none) run
+on the /sumdb/<name>/ requests of that database, against one module version
+this proxy serves: the attack gets the go.sum lines of what this proxy serves
+for it (the prebuilt version's .gosum file, else the fixture's lines) and the
+honest database through the forwarding above. A bad file makes every /sumdb/
+request answer 500 with the reason; an attack that cannot get what it builds
+on from the honest database answers 502.
 """
 
 import json
@@ -79,7 +88,7 @@ import ssl
 import threading
 import urllib.parse
 
-from upstreamlib import gomod
+from upstreamlib import gomod, sumdb_attacks
 from httpfault import JSONFile, Response, Upstream, _file_sig, text_response
 
 CT_JSON = "application/json"
@@ -92,6 +101,9 @@ SUMDB_TIMEOUT = 10  # seconds, per socket operation, when forwarding to a checks
 
 # Characters Go's url.URL.EscapedPath leaves alone in a path.
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+_GET = type("GET", (), {"command": "GET"})()    # what _forward reads of a request: its method
 
 
 def _not_found(msg):
@@ -275,6 +287,10 @@ class GoProxy(Upstream):
         self.sumdb_proxy = JSONFile(os.path.join(self.state_dir, "sumdb-proxy.json"),
                                     parse_sumdb_proxy, {}, self.log)
         self.goimport = JSONFile(os.path.join(self.state_dir, "goimport.json"), parse_goimport, {}, self.log)
+        self.sumdb_attack = JSONFile(os.path.join(self.state_dir, "sumdb-attack.json"),
+                                     sumdb_attacks.parse_config, None, self.log)
+        self._attack = None          # the sumdb_attacks.Context of the config in force
+        self._attack_lock = threading.Lock()
         self._ssl_lock = threading.Lock()
         self._ssl = (None, None)  # (ca.pem signature, SSLContext)
 
@@ -399,8 +415,50 @@ class GoProxy(Upstream):
             rest = urllib.parse.quote(path[len(prefix):], safe=_PATH_SAFE)
         if rest == "supported":
             return Response(200, {"Content-Type": CT_TEXT}, b"")
+        attacked = self._attacked(handler, name, dbs[name], rest)
+        if attacked is not None:
+            return attacked
         url = dbs[name] + "/" + rest + ("?" + split.query if split.query else "")
         return self._forward(handler, name, url)
+
+    def _attacked(self, handler, name, base, rest):
+        """The answer of the attack in force on database `name` (state/sumdb-attack.json), or None."""
+        config, err = self.sumdb_attack.get()
+        if err:
+            return text_response(500, "gotraps: bad state/%s\n" % err, CT_TEXT)
+        if config is None or config["db"] != name:
+            return None
+        with self._attack_lock:
+            if self._attack is None or self.sumdb_attack.changed:     # each write of the file: a fresh attack
+                self.sumdb_attack.changed = False
+                path, version = config["module"].split("@")
+                lines = self._gosum_lines(path, version)
+                if lines is None:
+                    return text_response(500, "gotraps: sumdb-attack.json: this proxy serves no %s\n"
+                                         % config["module"], CT_TEXT)
+
+                def forward(r, get=_GET):
+                    resp = self._forward(get, name, base + "/" + r)
+                    return resp.status, dict(resp.headers).get("Content-Type"), resp.body
+                self._attack = sumdb_attacks.Context(config, lines, forward)
+            attack = self._attack
+        try:
+            answer = attack.serve(rest)
+        except sumdb_attacks.AttackError as e:
+            return text_response(502, "gotraps goproxy: sumdb attack %s: %s\n" % (config["attack"], e), CT_TEXT)
+        if answer is None:
+            return None
+        status, ctype, body = answer
+        return Response(status, {"Content-Type": ctype} if ctype else {}, body)
+
+    def _gosum_lines(self, mpath, version):
+        """The go.sum lines (record text) of what this proxy serves for mpath@version, or None."""
+        prebuilt = prebuilt_file(self.state_dir, mpath, version, "gosum")
+        if prebuilt:
+            with open(prebuilt, "rb") as f:
+                return f.read()
+        mod = self.modset.snapshot()[0].get((mpath, version))
+        return None if mod is None else "".join(line + "\n" for line in mod.gosum_lines())
 
     def _ssl_context(self):
         ca = os.path.join(self.state_dir, "tls", "ca.pem")

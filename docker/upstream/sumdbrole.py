@@ -32,7 +32,17 @@ State directory (the harness writes these files; the role never does):
                          if given; also_own keeps the genuine signature too.
                          Absent: normal signing. See SumDB.sign_with().
 
-lies.json and sign.json are re-read whenever they change (like faults.json):
+  state/sumdb/fill.json  {"first": ["<path>@<version>", ...], "size": N}: log
+                         these module versions now, in this order (their
+                         records as a lookup would log them), then filler
+                         records (gotraps.test/filler v0.0.<i>, made-up
+                         hashes) until the log holds N records. Applied
+                         once per change of the file, before the request
+                         that sees it: the records a scenario needs at
+                         known ids, in a tree of a chosen size (the
+                         checksum DB attacks, upstreamlib/sumdb_attacks).
+
+lies.json, sign.json and fill.json are re-read whenever they change (like faults.json):
 a file that is not valid JSON (half written) is ignored and the previous
 content stays in force; valid JSON of the wrong shape makes every request
 answer 500 with the reason, so a typo cannot silently disable a scenario.
@@ -88,6 +98,20 @@ def parse_lies(data):
     return out
 
 
+def parse_fill(data):
+    """fill.json -> ([(path, version)...], size)."""
+    if not isinstance(data, dict) or set(data) - {"first", "size", "comment"}:
+        raise ValueError('must hold a JSON object {"first": ["<path>@<version>", ...], "size": N}')
+    first = data.get("first", [])
+    if not isinstance(first, list) or not all(isinstance(m, str) and m.count("@") == 1 and all(m.split("@"))
+                                               for m in first):
+        raise ValueError('"first" must list "<path>@<version>" strings')
+    size = data.get("size", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError('"size" must be an integer >= 0')
+    return [tuple(m.split("@")) for m in first], size
+
+
 def parse_sign(data):
     """sign.json -> kwargs for SumDB.sign_with()."""
     if not isinstance(data, dict):
@@ -128,6 +152,8 @@ class SumDBRole(Upstream):
         self.modset = goproxy.ModuleSet(os.path.join(self.state_dir, "modules"), self.log)
         self.lies = JSONFile(os.path.join(d, "lies.json"), parse_lies, {}, self.log)
         self.sign = JSONFile(os.path.join(d, "sign.json"), parse_sign, None, self.log)
+        self.fill = JSONFile(os.path.join(d, "fill.json"), parse_fill, ([], 0), self.log)
+        self._fill_err = None        # a module version fill.json names that the DB cannot log
         self._sign_lock = threading.Lock()
         self.db = None  # sumdb.SumDB, made by start()
 
@@ -177,7 +203,20 @@ class SumDBRole(Upstream):
                     self.db.sign_with()
                 else:
                     self.db.sign_with(**spec)
-        errs = [e for e in (lies_err, sign_err) if e]
+        (first, size), fill_err = self.fill.get()
+        if self.fill.changed:
+            self.fill.changed = False
+            self._fill_err = None
+            try:
+                for path, version in first:
+                    self.db.lookup_id(path, version)
+            except sumdb.NotFound as e:
+                self._fill_err = "fill.json: %s" % e.message
+            i = 0
+            while len(self.db) < size:
+                self.db.add("gotraps.test/filler", "v0.0.%d" % i, sumdb.filler_lines(i))
+                i += 1
+        errs = [e for e in (lies_err, sign_err, fill_err, self._fill_err) if e]
         return "; ".join(errs) if errs else None
 
     def _lookup(self, path, version):

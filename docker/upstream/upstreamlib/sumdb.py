@@ -1038,6 +1038,13 @@ class SumDB:
         return _error(404, "404 page not found")
 
 
+def filler_lines(i: int) -> str:
+    """The go.sum lines of filler record i (gotraps.test/filler v0.0.<i>, a module no fixture has, made-up
+    hashes): what a DB is filled with to reach a tree size (the sumdb role's fill.json)."""
+    h = base64.b64encode(hashlib.sha256(b"gotraps filler %d" % i).digest()).decode()
+    return "gotraps.test/filler v0.0.%d h1:%s\ngotraps.test/filler v0.0.%d/go.mod h1:%s\n" % (i, h, i, h)
+
+
 def _error(status: int, message: str):
     # Go's http.Error: text/plain body with a trailing newline.
     return status, TEXT_ERROR, (message + "\n").encode()
