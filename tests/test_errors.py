@@ -42,6 +42,12 @@ def test_a_command_without_json_records_nothing_of_it():
     assert "json_output" not in o.record().to_json()
 
 
+def test_a_path_in_any_module_cache_is_the_module_cache():
+    assert errors.normalize("go: unlinkat /cache/j1/go/pkg/mod/example.com/lib@v1.0.0/lib.go: permission denied") == \
+        "go: unlinkat <modcache>: permission denied"
+    assert errors.normalize("open /root/go/pkg/mod-3/cache/download/x.lock: no such file") == "open <modcache>: no such file"
+
+
 def test_go_121s_mangled_url_is_a_url_too():
     assert errors.normalize('go: example.com/lib@v1.0.0: read "https:/mirror.corp.test/@v/v1.0.0.zip": '
                             'unexpected EOF') == 'go: <module>@<version>: read "<url>": unexpected EOF'
