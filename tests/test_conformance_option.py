@@ -113,6 +113,14 @@ def test_a_user_variant_takes_only_its_config():
         Middleware._take_user_config(_user_middleware("nginx", "x", NGINX), {"config": "text", "status": 200})
 
 
+def test_a_users_config_is_copied_in_as_given_with_nothing_beside_it():
+    """No template, so no certificate or other file of a variant: the config alone, at the program's path."""
+    mw = Middleware.__new__(Middleware)
+    mw.program, mw.variant, mw.values, mw.host, mw.aliases = PROGRAMS["nginx"], USER, {}, "mirror.corp.test", ()
+    mw.user_config, mw.config = UserConfig("nginx", "my.conf", NGINX), NGINX
+    assert mw.state_files() == {PROGRAMS["nginx"].config: NGINX}
+
+
 def _line(release="1.27.3", **kw) -> ResultLine:
     base = dict(nodeid=f"scenarios/test_conformance.py::test_conformance[go{release}-nginx-user]", release=release,
                 family=conformance.FAMILY, params={"middleware": "nginx", "variant": USER, "config": "my.conf"},
