@@ -291,9 +291,10 @@ def test_cache_hides_a_new_version(topo, case, middleware, variant, headers):
                         "latest": bool(latest.requests_to(PROXY, r"/@v/list$|/@latest$")),
                         "explicit": bool(explicit.requests_to(PROXY, r"/v1\.3\.0\."))}
     go_cache_control = sorted({r.headers.get("Cache-Control") for r in after if r.server == mw.host} - {None})
-    go_requests = [r for r in after if r.server == mw.host]
     case.fact(stale=stale, reached_upstream=reached_upstream, go_cache_control=go_cache_control,
-              cache_status=[r.detail.get("cache") or r.detail.get("result") for r in go_requests],
+              # per command, in a stable order: go asks @v/list and @latest at once, the log's order is chance's
+              cache_status=[s for obs in (versions, latest, explicit) for s in sorted(
+                  (r.detail.get("cache") or r.detail.get("result") for r in obs.requests if r.server == mw.host), key=str)],
               explicit_error=explicit.error_line)
     # "A stale edge makes go fetch twice": a path asked more than once within one go command.
     twice = sorted({r.path for obs in (versions, latest, explicit) for r in obs.requests
