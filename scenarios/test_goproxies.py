@@ -1,0 +1,217 @@
+"""Real Go module proxies between go and its upstream: goproxy (goproxy.cn and goproxy.io run it) and Athens, built
+from their released modules (fixtures/world/goproxies.py), or your own proxy image (--goproxy-image).
+
+go -> the real proxy (goproxy.corp.test) -> the fake upstream (proxy.corp.test) and checksum DB (sum.corp.test). What go
+asked the proxy and what it got is go's own -x trace (goproxies.received); what the proxy asked upstream is the fake
+upstream's request log. Each case is one topology running several go commands; every case runs per proxy program
+(`goproxy_program`: a program that cannot be built here skips with go's own message).
+
+goproxy v0.21.0, read in its source (github.com/goproxy/goproxy, in the module cache of the build): it caches only
+exact versions' .info/.mod/.zip (goproxy.go serveFetchDownload); @v/list, @latest and queries always go upstream and
+fall back to what it cached only when the upstream fails (serveCache); it retries a 429/500/502/503 ten times with
+backoff (http.go httpGet) and then answers 404 "bad upstream"; a timeout is a 404 "fetch timed out" (response.go).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fixtures.record import errors
+from fixtures.world import modules
+from fixtures.world.goproxies import UserImage, received
+
+UPSTREAM = "proxy.corp.test"
+FALLBACK = "fallback.corp.test"
+PROXY = "goproxy.corp.test"
+SUMDB = "sum.corp.test"
+LIB, UTIL = "example.com/lib", "example.com/util"
+PUBLISHED = f"{LIB}@v1.3.0"
+V130 = ("-- .mod --\nmodule example.com/lib\n-- .info --\n{\"Version\":\"v1.3.0\",\"Time\":\"2024-09-01T00:00:00Z\"}\n"
+        "-- go.mod --\nmodule example.com/lib\n-- lib.go --\npackage lib\n")
+FETCH_TIMEOUT_S = 1          # goproxy's --fetch-timeout in the hanging-upstream case (its default: 10 minutes)
+
+
+def proxy(topo, program, upstream, **settings):
+    """The real proxy in front of `upstream`; a user's image takes no settings but its upstream."""
+    if isinstance(program, UserImage):
+        settings = {}
+    return topo.module_proxy(program, PROXY, upstream, **settings)
+
+
+def said(obs, p, path_end: str) -> str | None:
+    """What go got from the proxy for the first request whose path ends so ("200 OK", "404 Not Found", an error)."""
+    return next((s for path, s in received(obs, p) if path.endswith(path_end)), None)
+
+
+def upstream_paths(up, since: float = 0.0) -> list[str]:
+    return [r.path for r in up.requests() if (r.t or 0) >= since]
+
+
+def test_paths_and_versions(topo, case, goproxy_program):
+    """`!`-escaped capitals, +incompatible, a pseudo-version and @v/list through the real proxy: what go gets, and the
+    path the upstream receives for each."""
+    up = topo.upstream(UPSTREAM)
+    gp = proxy(topo, goproxy_program, up)
+    go = topo.go(GOPROXY=gp.url)
+    wanted = ["example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
+              f"{LIB}@v1.2.0-0.20240701000000-abcdefabcdef", f"{LIB}@v1.0.0"]
+    dl = case.note(go.run("mod", "download", "-x", "-json", *wanted, timeout=20))
+    versions = go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
+    at_up = upstream_paths(up)
+    case.fact(download_ok=dl.ok, download_error=dl.error_line, versions=versions.stdout.strip() or versions.error_line,
+              upstream_got=sorted(set(at_up)),
+              escaped_path_upstream=any(p.startswith("/example.com/!upper/@v/") for p in at_up),
+              incompatible_upstream=any("v2.0.0+incompatible" in p for p in at_up),
+              proxy_asked=sorted(f"{p}: {s}" for p, s in received(dl, gp) + received(versions, gp)))
+    if not dl.ok:
+        errors.record(case, "module files through a real proxy", dl, None)
+    case.expect("every module version downloads through the proxy", dl.ok, True, detail=dl.errors)
+    case.expect("the upstream gets the !-escaped path", any(p.startswith("/example.com/!upper/@v/") for p in at_up), True)
+    case.expect("the proxy lists lib's tagged versions, not the pseudo-version", versions.stdout.split()[1:],
+                ["v1.0.0", "v1.1.0"])
+
+
+def test_published_version_and_404(topo, case, goproxy_program):
+    """A version published upstream while the proxy has answered its @v/list and a 404 for it: whether go sees it
+    at once, through `go list -m -versions`, @latest and the exact version, and whether the proxy asked upstream again."""
+    up = topo.upstream(UPSTREAM)
+    gp = proxy(topo, goproxy_program, up)
+    go = topo.go(GOPROXY=gp.url)
+    before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
+    missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10)
+    published = time.time()
+    up.publish("example.com_lib_v1.3.0.txt", V130)
+    after = {"GOMODCACHE": "/root/go/after", "GOFLAGS": "-mod=mod"}       # go's own cache out of the way
+    versions = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=after)
+    exact = case.note(go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=after))
+    latest = go.run("list", "-x", "-m", "-json", f"{LIB}@latest", timeout=10, env=after)
+    again = upstream_paths(up, published)
+    case.fact(list_before=before.stdout.strip(), v130_before=said(missing, gp, "v1.3.0.info"),
+              list_after=versions.stdout.strip() or versions.error_line,
+              latest_after="v1.3.0" if '"v1.3.0"' in latest.stdout else latest.error_line or latest.stdout[:80],
+              v130_after=said(exact, gp, "v1.3.0.info"),
+              upstream_asked_again=sorted(set(again)))
+    if not missing.ok:
+        errors.record(case, "a version not yet published", missing, exact)
+    case.expect("the version is a 404 before it is published", (said(missing, gp, "v1.3.0.info") or "")[:3], "404")
+    case.expect("go lists the new version at once (no cached @v/list)", "v1.3.0" in versions.stdout, True)
+    case.expect("@latest is the new version at once", '"v1.3.0"' in latest.stdout, True)
+    case.expect("the exact version is found once published (no cached 404)", exact.ok, True, detail=exact.errors)
+
+
+def test_upstream_broken_before_and_after(topo, case, goproxy_program):
+    """The upstream answering 500, an HTML page, or hanging, for a module the proxy never had, and going down after
+    the proxy has one: what go gets from the proxy (`,` for the 500 and the page, `|` for the hang: the proxy's status
+    decides both, `,` going on after a 404 or 410 only), and what the proxy still serves. `go list -m` asks the .info
+    alone: goproxy retries a 500 ten times with backoff (about 2 s) for each file go asks for."""
+    up = topo.upstream(UPSTREAM)
+    fb = topo.upstream(FALLBACK)
+    gp = proxy(topo, goproxy_program, up, fetch_timeout=f"{FETCH_TIMEOUT_S}s")
+    go = topo.go(GOPROXY=gp.url)
+    # warm: the proxy gets lib v1.0.0 and lib's list while the upstream is well
+    warm = go.run("mod", "download", "-x", f"{LIB}@v1.0.0", timeout=10)
+    go.run("list", "-m", "-versions", LIB, timeout=10)
+    up.fault(r"^/example\.com/util/", "status", code=500)
+    up.fault(r"^/example\.com/nomod/", "html")
+    up.fault(r"^/example\.com/!upper/", "hang")
+    comma, pipe = f"{gp.url},http://{FALLBACK}", f"{gp.url}|http://{FALLBACK}"
+    cold = {"500": go.run("list", "-x", "-m", "-json", f"{UTIL}@v1.0.0", timeout=15, env={"GOPROXY": comma}),
+            "html": go.run("list", "-x", "-m", "-json", "example.com/nomod@v2.0.0+incompatible", timeout=15,
+                           env={"GOPROXY": comma}),
+            "hang": go.run("list", "-x", "-m", "-json", "example.com/Upper@v1.0.0", timeout=FETCH_TIMEOUT_S + 8,
+                           env={"GOPROXY": pipe})}
+    up.fault(r".", "reset")          # the upstream goes down: every request reset
+    fresh = {"GOMODCACHE": "/root/go/fresh"}
+    cached = case.note(go.run("mod", "download", "-x", f"{LIB}@v1.0.0", timeout=10, env=fresh))
+    listed = go.run("list", "-x", "-m", "-versions", LIB, timeout=15, env=fresh)
+    fell_back = lambda o: any(r.server == FALLBACK for r in o.requests)
+    case.fact(**{f"cold_{k.replace(' ', '')}": {"proxy_answered": said(o, gp, ".info") or said(o, gp, ".mod"),
+                                                "go_ok": o.ok, "fell_back": fell_back(o), "error": o.error_line}
+                 for k, o in cold.items()},
+              proxy_errors=gp.errors()[:6] if hasattr(gp, "errors") else [],
+              down_cached_version=cached.ok, down_cached_error=cached.error_line,
+              down_list=listed.stdout.strip() or listed.error_line)
+    for k, o in cold.items():
+        if not o.ok:
+            errors.record(case, f"upstream {k} behind a real proxy", o, None)
+    if not cached.ok:
+        errors.record(case, "upstream down, version cached by the proxy", cached, None)
+    case.expect("the proxy had the module before", warm.ok, True, detail=warm.errors)
+    case.expect("a 500 upstream reaches go as a 404, so `,` goes on to the next proxy",
+                ((said(cold["500"], gp, ".info") or "")[:3], fell_back(cold["500"])), ("404", True))
+    case.expect("an upstream that hangs is cut by the proxy's fetch timeout, a 404 for go",
+                ((said(cold["hang"], gp, ".info") or "")[:3], cold["hang"].timed_out), ("404", False))
+    case.expect("with the upstream down, the proxy still serves a version it cached", cached.ok, True,
+                detail=cached.errors)
+    case.expect("with the upstream down, the proxy still serves the @v/list it cached", listed.ok, True,
+                detail=listed.errors)
+
+
+def test_checksum_db_and_private_paths(topo, case, goproxy_program):
+    """The proxy proxies the checksum DB (/sumdb/) and verifies what it fetches against it; a tampered zip upstream;
+    a private path under the client's GONOSUMDB: whether the proxy's own verification asks the DB about it anyway."""
+    db = topo.sumdb(SUMDB)
+    up = topo.upstream(UPSTREAM, modules={**topo.session.module_files,
+                                          **modules.tampered("example.com_util_v1.0.0.txt", "package util",
+                                                             "package util // tampered")})
+    up.proxy_sumdb(db)
+    gp = proxy(topo, goproxy_program, up, sumdb=db, proxied_sumdbs=[db])
+    go = topo.go(GOPROXY=f"{gp.url},http://{FALLBACK}", GOSUMDB=db.gosumdb(url=None),
+                 GONOSUMDB="git.corp.test/team")
+    topo.upstream(FALLBACK)
+    ok = case.note(go.run("mod", "download", "-x", f"{LIB}@v1.0.0", timeout=15))
+    tampered = go.run("mod", "download", "-x", f"{UTIL}@v1.0.0", timeout=20)
+    private = go.run("mod", "download", "-x", "git.corp.test/team/secret@v1.0.0", timeout=15)
+    lookups = [r.path for r in db.requests() if "/lookup/" in r.path]
+    via_proxy = [p for p, _ in received(ok, gp) if p.startswith("/sumdb/")]
+    private_to_db = [p for p in lookups if "git.corp.test/team" in p]
+    case.fact(sumdb_through_proxy=sorted(set(via_proxy)), db_lookups=sorted(set(lookups)),
+              tampered_proxy_answered=said(tampered, gp, ".info") or said(tampered, gp, ".zip"),
+              tampered_go_ok=tampered.ok, tampered_fell_back=any(r.server == FALLBACK for r in tampered.requests),
+              tampered_error=tampered.error_line, private_ok=private.ok, private_lookups_at_db=private_to_db,
+              private_upstream=[p for p in upstream_paths(up) if "git.corp.test" in p][:4])
+    for o, cause in ((tampered, "tampered zip behind a verifying proxy"), (private, "private path via proxy")):
+        if not o.ok:
+            errors.record(case, cause, o, None)
+    case.expect("go reaches the checksum DB through the proxy's /sumdb/", bool(via_proxy), True)
+    # the proxy verifies and refuses it with a 404: under `,` go takes the next proxy's copy without a word
+    case.expect("the proxy refuses the tampered module with a 404, and go takes the next proxy's",
+                ((said(tampered, gp, ".info") or said(tampered, gp, ".zip") or "")[:3],
+                 any(r.server == FALLBACK for r in tampered.requests)), ("404", True))
+    case.expect("the proxy asks the checksum DB about the client's GONOSUMDB path", bool(private_to_db), True)
+
+
+def test_nginx_cache_in_front(topo, case, goproxy_program):
+    """The corporate shape: a caching Nginx in front of the real proxy in front of the upstream. The paths go sends
+    pass both; a version published after go asked for it: what go gets through Nginx and through the proxy alone.
+    Nginx keeps a 404 as the proxy's Cache-Control says, else its own proxy_cache_valid (1 min): goproxy sends
+    max-age=600 on a 404 for an exact version and 60 on @v/list (response.go, goproxy.go)."""
+    up = topo.upstream(UPSTREAM)
+    gp = proxy(topo, goproxy_program, up)
+    mw = topo.nginx("mirror.corp.test", "cache", upstream=PROXY, upstream_port=gp.port)
+    go = topo.go(GOPROXY=mw.url)
+    dl = case.note(go.run("mod", "download", "-x", "example.com/Upper@v1.0.0",
+                          "example.com/nomod@v2.0.0+incompatible", timeout=15))
+    before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
+    missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10)
+    up.publish("example.com_lib_v1.3.0.txt", V130)
+    after = {"GOMODCACHE": "/root/go/after"}
+    through_nginx = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=after)
+    list_nginx = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=after)
+    direct = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10,
+                    env={"GOMODCACHE": "/root/go/direct", "GOPROXY": gp.url})
+    at_nginx = [f"{r.path} {r.status} {r.detail.get('cache', '-')}" for r in mw.requests()]
+    case.fact(download_ok=dl.ok, nginx_saw=at_nginx[-8:],
+              upstream_got=sorted({p for p in upstream_paths(up) if "!upper" in p or "nomod" in p}),
+              published_through_nginx=said(through_nginx, mw, "v1.3.0.info"),
+              list_through_nginx=list_nginx.stdout.strip() or list_nginx.error_line,
+              published_through_proxy_alone=said(direct, gp, "v1.3.0.info"))
+    for o, cause in ((dl, "module files through nginx and a real proxy"), (through_nginx, "a 404 cached by nginx")):
+        if not o.ok:
+            errors.record(case, cause, o, direct if o is through_nginx else None)
+    case.expect("module files pass Nginx and the proxy", dl.ok, True, detail=dl.errors)
+    case.expect("the version asked for before it was published stays a 404 through Nginx's cache",
+                (said(through_nginx, mw, "v1.3.0.info") or "")[:3], "404")
+    case.expect("Nginx serves the old @v/list", "v1.3.0" in list_nginx.stdout, False)
+    case.expect("the proxy alone has it at once", direct.ok, True, detail=direct.errors)
