@@ -108,6 +108,7 @@ def test_upstream_broken_before_and_after(topo, case, goproxy_program):
     up = topo.upstream(UPSTREAM)
     fb = topo.upstream(FALLBACK)
     gp = proxy(topo, goproxy_program, up, fetch_timeout=f"{FETCH_TIMEOUT_S}s")
+    case.requests_vary_at(UPSTREAM, "the proxy retries a failed fetch with jittered backoff until its own timeout")
     go = topo.go(GOPROXY=gp.url)
     # warm: the proxy gets lib v1.0.0 and lib's list while the upstream is well
     warm = go.run("mod", "download", "-x", f"{LIB}@v1.0.0", timeout=10)
