@@ -218,3 +218,28 @@ def test_gotraps_claims_lists_every_claim_by_chapter(capsys):
     assert all(f"  {cid} " in out for cid in claims.CLAIMS) and all(t in out for t in claims.SECTIONS.values())
     assert cli.main(["claims", "--format", "markdown"]) == 0
     assert capsys.readouterr().out == claims.markdown()
+
+
+def test_commands_are_numbered_in_the_order_they_started_not_ended():
+    """Commands running at once end in any order: the results line keeps the order the scenario started them in."""
+    first, second = observation(), observation()
+    first.seq, second.seq = 1, 2
+    first.argv, second.argv = ["go", "first"], ["go", "second"]
+    c = Case("scenarios/test_x.py::test_y[go1.27.3]", "x", {"go_release": "1.27.3"}, ())
+    c.topology = SimpleNamespace(observations=[second, first], setup_s=0.0, cpu_s={})     # as they ended
+    c.note(second)
+    session = SimpleNamespace(run_id="r1", worker="gw0", components={})
+    line = result_line(c, {w: report(w) for w in ("setup", "call", "teardown")}, session, nondeterministic=False)
+    assert [o.command for o in line.observations] == ["go first", "go second"] and line.noted == 1
+
+
+def test_a_server_whose_request_counts_vary_is_compared_by_presence():
+    many, fewer = observation(), observation()
+    fewer.requests = fewer.requests[:1]
+    many.requests = [many.requests[0]] * 3 + many.requests[1:]
+    a = ResultLine("test_x[a]", "1.27.3", observations=[many.record()], requests_vary={"a": "jittered retries"})
+    b = ResultLine("test_x[a]", "1.27.3", observations=[fewer.record()], requests_vary={"a": "jittered retries"})
+    changed = [f for f, _, _ in rundiff.changed_fields(a, b)[0]]
+    assert changed and not any(" a saw " in f for f in changed), changed       # b's request to b went away: a change
+    assert rundiff.behaviour(a)["go command 1: a saw GET /x -> 403"] == "seen"
+    assert rundiff.behaviour(dataclasses.replace(a, requests_vary={}))["go command 1: a saw GET /x -> 403"] == "3×"
