@@ -9,7 +9,6 @@ Each failure of the argument shape is run again, with the same module cache, onc
 (errors.record): `gotraps errors` tables which error lines a retry cures, per release, and the -json
 contract of every failed -json command of the run, this family's and every other's.
 """
-import pytest
 
 from fixtures.record import errors
 from upstreamlib.faults import REGISTRY, TERMINALS

@@ -52,3 +52,15 @@ def test_debootstrap_counts_packages_of_those_downloaded(monkeypatch):
         progress.to(None)
     assert any(re.search(r"downloading, \d packages$", s) for s in said), said
     assert any(re.search(r"extracting, \d of 10 packages$", s) for s in said), said
+
+
+def test_a_long_step_ticks_and_is_killed_past_its_bound():
+    ticks = []
+    code, lines = progress.run(["sh", "-c", "echo one; sleep 0.5; echo two; sleep 5"], timeout_s=1.2, every_s=0.4,
+                               tick=lambda s, seen: ticks.append((round(s, 1), list(seen))))
+    assert code != 0 and lines[:2] == ["one\n", "two\n"] and lines[-1] == "killed after 1 s"
+    assert ticks and ticks[0][1] == ["one\n"] and ticks[-1][1][:2] == ["one\n", "two\n"]
+
+
+def test_a_long_step_that_ends_gives_its_code_and_lines():
+    assert progress.run(["sh", "-c", "echo out; echo err >&2; exit 3"], 10, 1, lambda s, l: None) == (3, ["out\n", "err\n"])

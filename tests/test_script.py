@@ -128,6 +128,17 @@ def test_a_good_script(tmp_path):
     ("go version\nstdout\n", 2, "usage: stdout"),
     ("go version\nstdout '('\n", 2, "bad regexp"),
     ("go version\nenv X=1 &\n", 2, "cannot be run in background"),
+    # a script's parameters (tests/test_script_params.py), `holds` and `fact -stdout`
+    ("# param: GOPRIVATE=x\ngo version\n", 1, "a parameter is an environment variable named GOTRAPS_"),
+    ("# param: GOTRAPS_x=1\ngo version\n", 1, "named GOTRAPS_ and capitals"),
+    ("# param: GOTRAPS_X=1\n# param: GOTRAPS_X=2\ngo version\n", 2, "named twice"),
+    ("go version\n# param: GOTRAPS_X=1\n", 2, "belongs to the header"),
+    ("# param: GOTRAPS_X=1\ngo version\nholds k frobnicate x\n", 3, "'frobnicate' is no check `holds` takes"),
+    ("go version\nholds k stdout '('\n", 2, "bad regexp"),
+    ("go version\nholds k requested other.test\n", 2, "'other.test' is not declared above"),
+    ("go version\nholds k\n", 2, "usage: holds"),
+    ("go version\nfact -stdout\n", 2, "the flag is -stdout=key"),
+    ("go version\nfact novalue\n", 2, "usage: fact"),
 ])
 def test_bad_input_is_a_collection_error_naming_file_and_line(tmp_path, bad, where, message):
     with pytest.raises(ScriptError) as exc:

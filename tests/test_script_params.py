@@ -1,6 +1,5 @@
 """A script's parameters (`# param: GOTRAPS_NAME=default` in its header, the value from the environment),
 the `[defaults]` condition, `holds` (a check's outcome as a boolean fact) and `fact -stdout=key`. No Docker."""
-import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,7 @@ import pytest
 from fixtures import script
 from fixtures.record.case import Case
 from fixtures.record.observation import Observation, Request
-from fixtures.script import ScriptError, load, parse_line
+from fixtures.script import load, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,25 +33,6 @@ def test_params_come_from_the_header_and_the_environment(tmp_path):
     assert s.param_values({}) == s.params
     assert s.param_values({"GOTRAPS_GOPRIVATE": "git.corp.test", "GOPRIVATE": "ignored"}) == \
         {"GOTRAPS_GOPRIVATE": "git.corp.test", "GOTRAPS_EMPTY": ""}
-
-
-@pytest.mark.parametrize("bad, where, message", [
-    ("# param: GOPRIVATE=x\ngo version\n", 1, "a parameter is an environment variable named GOTRAPS_"),
-    ("# param: GOTRAPS_x=1\ngo version\n", 1, "named GOTRAPS_ and capitals"),
-    ("# param: GOTRAPS_X=1\n# param: GOTRAPS_X=2\ngo version\n", 2, "named twice"),
-    ("go version\n# param: GOTRAPS_X=1\n", 2, "belongs to the header"),
-    ("# param: GOTRAPS_X=1\ngo version\nholds k frobnicate x\n", 3, "'frobnicate' is no check `holds` takes"),
-    ("go version\nholds k stdout '('\n", 2, "bad regexp"),
-    ("go version\nholds k requested other.test\n", 2, "'other.test' is not declared above"),
-    ("go version\nholds k\n", 2, "usage: holds"),
-    ("go version\nfact -stdout\n", 2, "the flag is -stdout=key"),
-    ("go version\nfact novalue\n", 2, "usage: fact"),
-])
-def test_bad_params_and_checks_are_collection_errors(tmp_path, bad, where, message):
-    with pytest.raises(ScriptError) as exc:
-        load(write(tmp_path, bad), "scenarios/script/bad.txt")
-    assert str(exc.value).startswith(f"scenarios/script/bad.txt:{where}: "), str(exc.value)
-    assert re.search(message, str(exc.value)), str(exc.value)
 
 
 class _Topo:
