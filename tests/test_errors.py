@@ -68,6 +68,26 @@ def test_the_regex_of_a_normalized_line_matches_the_raw_lines_it_stands_for(raw)
     assert re.match(errors.pattern(errors.normalize(H2)), raw)
 
 
+def test_a_connections_two_ends_are_one_address_and_its_verb_stays():
+    raw = ('go: example.com/lib@v1.0.0: Get "https://a.corp.test/x": read tcp 172.18.0.3:41000->172.18.0.5:443: '
+           'read: connection reset by peer')
+    assert errors.normalize(raw).endswith('Get "<url>": read tcp <addr>: read: connection reset by peer')
+    assert re.match(errors.pattern(errors.normalize(raw)), raw)
+
+
+def test_a_regex_escapes_only_what_re2_knows():
+    """Go's regexp refuses an escaped space or quote (`\\ `), which Python's re.escape writes."""
+    rx = errors.pattern('go: <module>@<version>: verifying go.mod: "x" (y) [z] a.b: SECURITY ERROR')
+    assert "\\ " not in rx and '\\"' not in rx and "\\(y\\)" in rx
+
+
+def test_a_watchdogs_kill_has_no_regex():
+    fail = obs("", timed_out=True, code=124)
+    (entry,) = recorded("hang", fail, obs(code=0))[errors.FACT]
+    (e,) = errors.classify([line("1.27.3", {errors.FACT: [entry]})])
+    assert e.line == errors.TIMED_OUT and e.to_json()["regex"] is None
+
+
 def test_the_regex_does_not_match_another_error():
     assert not re.match(errors.pattern(errors.normalize(H2)), H2.replace("INTERNAL_ERROR", "PROTOCOL_ERROR"))
 
