@@ -35,6 +35,7 @@ import re
 
 import pytest
 
+from fixtures.record import errors
 from fixtures.world.middleware import ConfigRejected
 
 PROXY, TLS = "proxy.corp.test", "tls.corp.test"
@@ -74,10 +75,10 @@ def hello(obs) -> dict:
     return next((r.detail for r in obs.requests if r.method == "TLS"), {})
 
 
-def attempts(go, tries: dict, timeout: float = WATCHDOG_S) -> tuple[dict, dict]:
+def attempts(case, go, server: str, tries: dict, timeout: float = WATCHDOG_S) -> tuple[dict, dict]:
     """One `go mod download` per try (label -> a GODEBUG value, ("go.mod", line) for a godebug line in the main
     module's go.mod, or a dict of environment), each with a module cache of its own: the observations, and what
-    each showed."""
+    each showed. Each failure goes to `gotraps errors` (errors.record) with no retry: the server is as it is."""
     obs, seen = {}, {}
     for i, (label, how) in enumerate(tries.items()):
         env, cwd = {"GOMODCACHE": f"/root/go/pkg/mod-{i}"}, "/work"
@@ -90,6 +91,8 @@ def attempts(go, tries: dict, timeout: float = WATCHDOG_S) -> tuple[dict, dict]:
             env["GODEBUG"] = how
         o = obs[label] = go.run("mod", "download", "-json", LIB, timeout=timeout, env=env, cwd=cwd)
         seen[label] = said(o)
+        if not o.ok:
+            errors.record(case, f"{server}, {label}", o)
         box = next((r for r in o.requests if r.method == "TLS"), None)
         if box:      # what the inspecting box saw of go's ClientHello, and whether it reset it
             seen[label]["box"] = {"hello_bytes": box.detail.get("hello_bytes"), "records": box.detail.get("records"),
@@ -141,9 +144,9 @@ def test_rsa_key_exchange_only(topo, case):
     tls_server(topo, cert="rsa", protocols="TLSv1.2", ciphers="AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA")
     go = topo.go(GOPROXY=f"https://{TLS}")
     minor = go.go_minor()
-    obs, seen = attempts(go, {"none": "", "tlsrsakex=1": "tlsrsakex=1", "tlsrsakex=bogus": "tlsrsakex=bogus",
-                              "nosuchsetting=1": "nosuchsetting=1",
-                              "go.mod godebug tlsrsakex=1": ("go.mod", "godebug tlsrsakex=1")})
+    obs, seen = attempts(case, go, "RSA key exchange only", {
+        "none": "", "tlsrsakex=1": "tlsrsakex=1", "tlsrsakex=bogus": "tlsrsakex=bogus",
+        "nosuchsetting=1": "nosuchsetting=1", "go.mod godebug tlsrsakex=1": ("go.mod", "godebug tlsrsakex=1")})
     case.note(obs["none"])
     case.fact(cmd_go_default_godebug=cmd_go_defaults(go), **seen)
 
@@ -169,7 +172,7 @@ def test_tls_1_0_and_1_1_server(topo, case):
     tls_server(topo, protocols="TLSv1 TLSv1.1", ciphers="DEFAULT:@SECLEVEL=0")
     go = topo.go(GOPROXY=f"https://{TLS}")
     minor = go.go_minor()
-    obs, seen = attempts(go, {"none": "", "tls10server=1": "tls10server=1"})
+    obs, seen = attempts(case, go, "TLS 1.0/1.1 only", {"none": "", "tls10server=1": "tls10server=1"})
     case.note(obs["none"])
     case.fact(**seen)
     # OpenSSL answers a ClientHello offering TLS 1.2 and 1.3 only with a protocol_version alert
@@ -186,7 +189,8 @@ def test_sha1_signature_in_tls12_handshake(topo, case):
                sigalgs="RSA+SHA1")
     go = topo.go(GOPROXY=f"https://{TLS}")
     minor = go.go_minor()
-    obs, seen = attempts(go, {"none": "", "tlssha1=1": "tlssha1=1", "x509sha1=1": "x509sha1=1"})
+    obs, seen = attempts(case, go, "SHA-1 signatures in TLS 1.2",
+                         {"none": "", "tlssha1=1": "tlssha1=1", "x509sha1=1": "x509sha1=1"})
     case.note(obs["none"])
     case.fact(**seen)
     refused = "ok" if minor < 25 else "handshake failure"
@@ -203,8 +207,9 @@ def test_sha1_signed_certificate(topo, case):
     tls_server(topo, cert="ec-sha1", ciphers="DEFAULT:@SECLEVEL=0")
     go = topo.go(GOPROXY=f"https://{TLS}")
     minor = go.go_minor()
-    obs, seen = attempts(go, {"none": "", "x509sha1=1": "x509sha1=1", "tlssha1=1": "tlssha1=1",
-                              "go.mod godebug x509sha1=1": ("go.mod", "godebug x509sha1=1")})
+    obs, seen = attempts(case, go, "SHA-1-signed certificate", {
+        "none": "", "x509sha1=1": "x509sha1=1", "tlssha1=1": "tlssha1=1",
+        "go.mod godebug x509sha1=1": ("go.mod", "godebug x509sha1=1")})
     case.note(obs["none"])
     case.fact(**seen)
     for label in ("none", "tlssha1=1"):
@@ -241,7 +246,7 @@ def test_inspecting_firewall(topo, case):
         box = host.split(".")[0]
         tries[f"{box}: none"] = {"GOPROXY": f"https://{host}"}
         tries[f"{box}: {pq_off(minor)}"] = {"GOPROXY": f"https://{host}", "GODEBUG": pq_off(minor)}
-    obs, seen = attempts(go, tries)
+    obs, seen = attempts(case, go, "inspecting box", tries)
     first, pq_off_hello = hello(obs["size: none"]), hello(obs[f"size: {pq_off(minor)}"])
     case.note(obs["size: none"])
     case.fact(cmd_go_default_godebug=cmd_go_defaults(go),
@@ -279,7 +284,7 @@ def test_path_mtu_blackhole(topo, case):
         pytest.skip(f"the engine's kernel refused the nftables rule: {box.drop_unsupported}")
     go = topo.go(GOPROXY="https://mtu.corp.test")
     minor = go.go_minor()
-    obs, seen = attempts(go, {"none": "", pq_off(minor): pq_off(minor)}, timeout=3)
+    obs, seen = attempts(case, go, "lowered MTU", {"none": "", pq_off(minor): pq_off(minor)}, timeout=3)
     case.note(obs["none"])
     case.fact(path_mtu=MTU, **seen)
     pq = own_tls(minor) >= 23       # the go command's own ClientHello (test_inspecting_firewall)

@@ -115,7 +115,8 @@ def test_vendoring_a_workspace(topo, case):
 
     since_122 = go.go_minor() >= 22
     case.expect("-mod=vendor before go work vendor", before.error_line,
-                "go: inconsistent vendoring in /work:" if since_122 else
+                "go: inconsistent vendoring in /work: example.com/lib@v1.0.0: is explicitly required in go.mod, "
+                "but not marked as explicit in vendor/modules.txt" if since_122 else
                 'go: -mod may only be set to readonly when in workspace mode, but it is set to "vendor"', since="1.22")
     case.expect("-mod=vendor fails before go work vendor", before.ok, False, detail=before.errors)
     case.expect("go work vendor is a command", vendor.ok, since_122, since="1.22", detail=vendor.errors)

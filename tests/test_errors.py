@@ -36,6 +36,12 @@ def test_what_a_json_command_printed(stdout, printed):
     assert obs(stdout).record().json_output == printed
 
 
+def test_an_error_line_ending_in_a_colon_takes_its_cause_from_the_next():
+    o = obs(stderr="go: error loading go.mod:\ngo.mod:5: unknown godebug \"x509sha1\"\n", argv=("go", "mod", "download"))
+    assert o.error_line == 'go: error loading go.mod: go.mod:5: unknown godebug "x509sha1"'
+    assert obs(stderr="go: one: thing\ngo: another\n").error_line == "go: one: thing"
+
+
 def test_a_command_without_json_records_nothing_of_it():
     o = obs("not json at all", argv=("go", "mod", "download", "example.com/lib@v1.0.0"))
     assert o.json_output() is None
