@@ -17,9 +17,12 @@ import time
 
 import pytest
 
-from fixtures.record import errors
+from fixtures.record import attacks, errors
+from fixtures.runtime.goindex import version_key
 from fixtures.world import modules
-from fixtures.world.goproxies import UserImage, received
+from fixtures.world.goproxies import UserImage, received, upstream_url as upstream_url_of
+from scenarios.test_sumdb_attacks import ACCEPTED_ALWAYS, LASTING, REFUSAL, REFUSED_SINCE
+from upstreamlib import gomod, sumdb_attacks
 
 UPSTREAM = "proxy.corp.test"
 FALLBACK = "fallback.corp.test"
@@ -216,3 +219,62 @@ def test_nginx_cache_in_front(topo, case, goproxy_program):
                 (said(through_nginx, mw, "v1.3.0.info") or "")[:3], "404")
     case.expect("Nginx serves the old @v/list", "v1.3.0" in list_nginx.stdout, False)
     case.expect("the proxy alone has it at once", direct.ok, True, detail=direct.errors)
+
+
+# The attacks of scenarios/test_sumdb_attacks.py run through the real proxy: one refused since a release
+# (unrelated_record: go1.26.3), one refused since a later one (forged_tile: go1.26.6), one always accepted and lasting
+# (corrupt_latest). A PRIME attack's client first fetches the decoy, so it holds a tree head.
+PROXIED_ATTACKS = ("unrelated_record", "forged_tile", "corrupt_latest")
+DECOY, CHECK = f"{UTIL}@v1.0.0", f"{LIB}@v1.1.0"
+TAMPERED_LIB = modules.tampered("example.com_lib_v1.0.0.txt", 'return "v1.0.0"', 'return "v1.0.0, tampered"')
+
+
+def test_lying_checksum_db_through_the_proxy(topo, case, goproxy_program):
+    """The lying-DB attacks of the security family (upstreamlib/sumdb_attacks/) with the real proxy between go and
+    the lying upstream: the proxy proxies the checksum DB (--proxied-sumdbs) from the upstream's /sumdb/, where the
+    upstream lies, and serves the upstream's tampered lib v1.0.0. Whether go accepts or refuses each attack as it
+    does with the lying proxy alone (test_sumdb_attacks: REFUSED_SINCE, ACCEPTED_ALWAYS, LASTING): the proxy
+    passes the DB's answers through as bytes, so it should change nothing."""
+    if isinstance(goproxy_program, UserImage):
+        pytest.skip("your proxy image is told its upstream only, not which checksum DBs to proxy")
+    db = topo.sumdb(SUMDB)
+    up = topo.upstream(UPSTREAM, modules={**topo.session.module_files, **TAMPERED_LIB})
+    up.proxy_sumdb(db)
+    target = f"{LIB}@v1.0.0"
+    db.fill([target, DECOY, CHECK])
+    # goproxy reaches the DB at the upstream's /sumdb/<name>/, where the attacks are; it verifies nothing itself
+    gp = proxy(topo, goproxy_program, up, proxied_sumdbs=[f"{db.name} {upstream_url_of(up)}/sumdb/{db.name}"])
+    go = topo.go(GOPROXY=gp.url, GOSUMDB=db.gosumdb(url=None))
+    tampered_h1 = gomod.Module.from_txtar("example.com_lib_v1.0.0.txt",
+                                          TAMPERED_LIB["example.com_lib_v1.0.0.txt"]).gosum_lines()[0].split()[2]
+    found, via_proxy = {}, set()
+    for i, attack in enumerate(PROXIED_ATTACKS):
+        gopath = f"/root/go/attack-{i}"
+        up.sumdb_attack(attack, db, module=target, decoy=DECOY)
+        if sumdb_attacks.REGISTRY[attack].prime:
+            primed = go.run("mod", "download", "-json", DECOY, cwd="/", timeout=15, env={"GOPATH": gopath})
+            if not primed.ok:       # the upstream is honest until the target's lookup: a failure here is ours
+                raise AssertionError(f"{attack}: priming with {DECOY} through the proxy failed: {primed.errors}")
+        obs = go.run("mod", "download", "-x", "-json", target, cwd="/", timeout=15, env={"GOPATH": gopath})
+        accepted = obs.ok and tampered_h1 in [o.get("Sum") for o in obs.json_objects() if isinstance(o, dict)]
+        via_proxy |= {p.split("/")[3] for p, _ in received(obs, gp) if p.startswith("/sumdb/")}
+        up.sumdb_attack(None)
+        later = go.run("mod", "download", "-json", CHECK, cwd="/", timeout=15, env={"GOPATH": gopath})
+        found[attack] = attacks.finding(obs, accepted, later)
+        if not obs.ok:
+            errors.record(case, f"sumdb attack {attack} through a real proxy", obs, None)
+        if not later.ok:
+            errors.record(case, f"after sumdb attack {attack} through a real proxy", later, None)
+    attacks.record(case, found)
+    case.fact(sumdb_read_through_proxy=sorted(via_proxy))
+    case.expect("go reads the checksum DB (latest, lookup, tiles) through the proxy", "lookup" in via_proxy, True)
+    for attack, f in found.items():
+        since = REFUSED_SINCE.get(attack)
+        accepted = attack in ACCEPTED_ALWAYS or bool(since and version_key(topo.release) < version_key(since))
+        case.expect(f"{attack}: the tampered zip is accepted through the proxy as without it", f["accepted"],
+                    accepted, since=since, detail=f["error_line"] or "")
+        if not f["accepted"]:
+            case.expect(f"{attack}: go says {REFUSAL[attack]!r}", REFUSAL[attack] in (f["error_line"] or ""),
+                        detail=f["error_line"] or "")
+        case.expect(f"{attack}: the next command fails too (lasting)", f["lasting"], attack in LASTING,
+                    detail=f["lasting_error"] or "")
