@@ -187,39 +187,61 @@ def test_checksum_db_and_private_paths(topo, case, goproxy_program):
 
 
 def test_nginx_cache_in_front(topo, case, goproxy_program):
-    """The corporate shape: a caching Nginx in front of the real proxy in front of the upstream. The paths go sends
-    pass both; a version published after go asked for it: what go gets through Nginx and through the proxy alone.
-    Nginx keeps a 404 as the proxy's Cache-Control says, else its own proxy_cache_valid (1 min): goproxy sends
-    max-age=600 on a 404 for an exact version and 60 on @v/list (response.go, goproxy.go)."""
+    """The corporate shapes: a caching Nginx in front of the real proxy (go's GOPROXY), and Squid as go's forward
+    proxy (HTTP_PROXY, Debian's rules) on the way to it. The paths go sends pass both; a version published after go
+    asked for it: what go gets through Nginx, through Squid, and from the proxy alone (its log: TCP_MISS, TCP_MEM_HIT
+    per request). Nginx keeps a 404 as the proxy's Cache-Control says, else its own proxy_cache_valid (1 min):
+    goproxy sends max-age=600 on a 404 for an exact version and 60 on @v/list (response.go, goproxy.go)."""
     up = topo.upstream(UPSTREAM)
     gp = proxy(topo, goproxy_program, up)
     mw = topo.nginx("mirror.corp.test", "cache", upstream=PROXY, upstream_port=gp.port)
+    sq = topo.squid("squid.corp.test", "forward")
     go = topo.go(GOPROXY=mw.url)
+    via_squid = {"GOPROXY": gp.url, "HTTP_PROXY": sq.url}
     dl = case.note(go.run("mod", "download", "-x", "example.com/Upper@v1.0.0",
                           "example.com/nomod@v2.0.0+incompatible", timeout=15))
+    sq_dl = go.run("mod", "download", "-x", "example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
+                   timeout=15, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
     before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
     missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10)
+    sq_before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
+    sq_missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
     up.publish("example.com_lib_v1.3.0.txt", V130)
     after = {"GOMODCACHE": "/root/go/after"}
     through_nginx = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=after)
     list_nginx = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=after)
+    sq_after = {**via_squid, "GOMODCACHE": "/root/go/squid-after"}
+    through_squid = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=sq_after)
+    list_squid = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=sq_after)
     direct = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10,
                     env={"GOMODCACHE": "/root/go/direct", "GOPROXY": gp.url})
     at_nginx = [f"{r.path} {r.status} {r.detail.get('cache', '-')}" for r in mw.requests()]
+    at_squid = [f"{r.path.removeprefix(gp.url)} {r.status} {r.detail.get('result', '-')}" for r in sq.requests()]
     case.fact(download_ok=dl.ok, nginx_saw=at_nginx[-8:],
               upstream_got=sorted({p for p in upstream_paths(up) if "!upper" in p or "nomod" in p}),
               published_through_nginx=said(through_nginx, mw, "v1.3.0.info"),
               list_through_nginx=list_nginx.stdout.strip() or list_nginx.error_line,
+              squid_download_ok=sq_dl.ok, squid_download_error=sq_dl.error_line,
+              squid_404_before=said(sq_missing, gp, "v1.3.0.info"),
+              published_through_squid=said(through_squid, gp, "v1.3.0.info"),
+              list_through_squid=list_squid.stdout.strip() or list_squid.error_line,
+              squid_saw=at_squid,
               published_through_proxy_alone=said(direct, gp, "v1.3.0.info"))
-    for o, cause in ((dl, "module files through nginx and a real proxy"), (through_nginx, "a 404 cached by nginx")):
+    for o, cause in ((dl, "module files through nginx and a real proxy"), (through_nginx, "a 404 cached by nginx"),
+                     (sq_dl, "module files through squid and a real proxy"), (through_squid, "a 404 cached by squid")):
         if not o.ok:
-            errors.record(case, cause, o, direct if o is through_nginx else None)
+            errors.record(case, cause, o, direct if o in (through_nginx, through_squid) else None)
     case.expect("module files pass Nginx and the proxy", dl.ok, True, detail=dl.errors)
+    case.expect("module files pass Squid (forward) and the proxy", sq_dl.ok, True, detail=sq_dl.errors)
     case.expect("the version asked for before it was published stays a 404 through Nginx's cache",
                 (said(through_nginx, mw, "v1.3.0.info") or "")[:3], "404")
     case.expect("Nginx serves the old @v/list", "v1.3.0" in list_nginx.stdout, False)
     case.expect("the proxy alone has it at once", direct.ok, True, detail=direct.errors)
-
+    # Squid kept the @v/list (max-age=60: a TCP_MEM_HIT) but not the 404 (TCP_MISS again): go gets the new version
+    # when it asks for it, and does not see it in the list
+    case.expect("through Squid, the version asked for before it was published is found once published",
+                through_squid.ok, True, detail=through_squid.errors)
+    case.expect("Squid serves the old @v/list", "v1.3.0" in list_squid.stdout, False)
 
 # The attacks of scenarios/test_sumdb_attacks.py run through the real proxy: one refused since a release
 # (unrelated_record: go1.26.3), one refused since a later one (forged_tile: go1.26.6), one always accepted and lasting
