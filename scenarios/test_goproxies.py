@@ -18,7 +18,9 @@ import time
 import pytest
 
 from fixtures.record import attacks, errors
+from fixtures.runtime import toolchains
 from fixtures.runtime.goindex import version_key
+from fixtures.runtime.toolchain_module import renamed_release, toolchain_module
 from fixtures.world import modules
 from fixtures.world.goproxies import UserImage, received, upstream_url as upstream_url_of
 from scenarios.test_sumdb_attacks import ACCEPTED_ALWAYS, LASTING, REFUSAL, REFUSED_SINCE
@@ -300,3 +302,56 @@ def test_lying_checksum_db_through_the_proxy(topo, case, goproxy_program):
                         detail=f["error_line"] or "")
         case.expect(f"{attack}: the next command fails too (lasting)", f["lasting"], attack in LASTING,
                     detail=f["lasting_error"] or "")
+
+
+TOOLCHAIN_BOUND_S = 60      # go's download, verification and extraction of the ~80 MB zip, through the proxy
+SHORT_FETCH_S, SLOW_ZIP_S = 2, 4     # the second proxy's --fetch-timeout, and the upstream's delay of the zip
+
+
+@pytest.mark.opt_in("toolchain-zip")       # ~10 s of case time: README, --opt-in
+def test_toolchain_module_through_the_proxy(topo, case, goproxy_program):
+    """GOTOOLCHAIN=auto through the real proxy: a go.mod asking for a newer Go, so go fetches the real toolchain
+    module (golang.org/toolchain@v0.0.1-go<newer>.linux-amd64, ~80 MB: toolchain_module.py) through the proxy,
+    verifies it with the checksum DB and runs it (test_environment.test_gotoolchain_auto_switch without a proxy).
+    goproxy's --fetch-timeout (10 minutes by default) bounds the whole request, sending the zip to go included
+    (cmd/goproxy/internal/server_cmd.go wraps the handler in context.WithTimeout): whether it cuts the zip at its
+    default, and what go gets from a second proxy whose timeout is shorter than the upstream takes (the shape of
+    gomods/athens#2152, a 504 behind Athens)."""
+    if topo.release.startswith("/"):
+        pytest.skip("a local GOROOT has no release number to switch from")
+    real = version_key(toolchains.DEFAULT_GO) > version_key(topo.release)
+    new = toolchains.DEFAULT_GO if real else renamed_release(topo.release)
+    module = toolchain_module(toolchains.ensure(toolchains.DEFAULT_GO if real else topo.release),
+                              as_release=None if real else new)
+    db = topo.sumdb(SUMDB)
+    up = topo.upstream(UPSTREAM)
+    gp = proxy(topo, goproxy_program, up)
+    short = None if isinstance(goproxy_program, UserImage) else topo.module_proxy(
+        goproxy_program, "goproxy-short.corp.test", up, fetch_timeout=f"{SHORT_FETCH_S}s")
+    go = topo.go(GOTOOLCHAIN="auto", GOPROXY=gp.url, GOSUMDB=db.gosumdb())
+    go.write({"/work/tc/go.mod": f"module example.com/hello\n\ngo {new}\n"})
+    up.publish_prebuilt(module)
+    db.publish_prebuilt(module)
+    # no -x: the switch happens before go parses a command's flags (toolchain.Select), and traces nothing
+    obs = case.note(go.run("version", cwd="/work/tc", timeout=TOOLCHAIN_BOUND_S))
+    ran = lambda o: (o.stdout.split() + ["?"] * 3)[2] if o.ok else None      # noqa: E731
+    facts = {"asked_for": f"go{new}", "ran": ran(obs), "error": obs.error_line, "timed_out": obs.timed_out,
+             "downloading": f"go: downloading go{new} (linux/amd64)" in obs.stderr,
+             "upstream_got": sorted({p.rsplit("/", 1)[-1] for p in upstream_paths(up) if "toolchain" in p})}
+    if short is not None:
+        up.fault(r"^/golang\.org/toolchain/@v/.*\.zip$", "delay", seconds=SLOW_ZIP_S)
+        cut = go.run("version", cwd="/work/tc", timeout=SLOW_ZIP_S + 15,
+                     env={"GOPROXY": short.url, "GOPATH": "/root/go/short"})
+        facts.update(short_timeout_ran=ran(cut), short_timeout_error=cut.error_line,
+                     short_timeout_proxy_errors=short.errors()[:3])
+        if not cut.ok:
+            errors.record(case, "toolchain zip slower upstream than the proxy's fetch timeout", cut, None)
+    case.fact(**facts)
+    if not obs.ok:
+        errors.record(case, "toolchain module through a real proxy", obs, None)
+    case.expect("go switches to the toolchain fetched through the proxy (its default timeout does not cut it)",
+                obs.ok and f"go{new}" in obs.stdout, True, detail=obs.errors)
+    if short is not None:
+        # goproxy answers 404 "fetch timed out" (response.go): for go the toolchain does not exist
+        case.expect("a fetch timeout shorter than the upstream: go finds no toolchain",
+                    cut.error_line, f"go: download go{new} for linux/amd64: toolchain not available")
