@@ -17,9 +17,14 @@ import time
 
 import pytest
 
-from fixtures.record import errors
+from fixtures.record import attacks, errors
+from fixtures.runtime import toolchains
+from fixtures.runtime.goindex import version_key
+from fixtures.runtime.toolchain_module import renamed_release, toolchain_module
 from fixtures.world import modules
-from fixtures.world.goproxies import UserImage, received
+from fixtures.world.goproxies import UserImage, received, upstream_url as upstream_url_of
+from scenarios.test_sumdb_attacks import ACCEPTED_ALWAYS, LASTING, REFUSAL, REFUSED_SINCE
+from upstreamlib import gomod, sumdb_attacks
 
 UPSTREAM = "proxy.corp.test"
 FALLBACK = "fallback.corp.test"
@@ -184,35 +189,169 @@ def test_checksum_db_and_private_paths(topo, case, goproxy_program):
 
 
 def test_nginx_cache_in_front(topo, case, goproxy_program):
-    """The corporate shape: a caching Nginx in front of the real proxy in front of the upstream. The paths go sends
-    pass both; a version published after go asked for it: what go gets through Nginx and through the proxy alone.
-    Nginx keeps a 404 as the proxy's Cache-Control says, else its own proxy_cache_valid (1 min): goproxy sends
-    max-age=600 on a 404 for an exact version and 60 on @v/list (response.go, goproxy.go)."""
+    """The corporate shapes: a caching Nginx in front of the real proxy (go's GOPROXY), and Squid as go's forward
+    proxy (HTTP_PROXY, Debian's rules) on the way to it. The paths go sends pass both; a version published after go
+    asked for it: what go gets through Nginx, through Squid, and from the proxy alone (its log: TCP_MISS, TCP_MEM_HIT
+    per request). Nginx keeps a 404 as the proxy's Cache-Control says, else its own proxy_cache_valid (1 min):
+    goproxy sends max-age=600 on a 404 for an exact version and 60 on @v/list (response.go, goproxy.go)."""
     up = topo.upstream(UPSTREAM)
     gp = proxy(topo, goproxy_program, up)
     mw = topo.nginx("mirror.corp.test", "cache", upstream=PROXY, upstream_port=gp.port)
+    sq = topo.squid("squid.corp.test", "forward")
     go = topo.go(GOPROXY=mw.url)
+    via_squid = {"GOPROXY": gp.url, "HTTP_PROXY": sq.url}
     dl = case.note(go.run("mod", "download", "-x", "example.com/Upper@v1.0.0",
                           "example.com/nomod@v2.0.0+incompatible", timeout=15))
+    sq_dl = go.run("mod", "download", "-x", "example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
+                   timeout=15, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
     before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
     missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10)
+    sq_before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
+    sq_missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
     up.publish("example.com_lib_v1.3.0.txt", V130)
     after = {"GOMODCACHE": "/root/go/after"}
     through_nginx = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=after)
     list_nginx = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=after)
+    sq_after = {**via_squid, "GOMODCACHE": "/root/go/squid-after"}
+    through_squid = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=sq_after)
+    list_squid = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=sq_after)
     direct = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10,
                     env={"GOMODCACHE": "/root/go/direct", "GOPROXY": gp.url})
     at_nginx = [f"{r.path} {r.status} {r.detail.get('cache', '-')}" for r in mw.requests()]
+    at_squid = [f"{r.path.removeprefix(gp.url)} {r.status} {r.detail.get('result', '-')}" for r in sq.requests()]
     case.fact(download_ok=dl.ok, nginx_saw=at_nginx[-8:],
               upstream_got=sorted({p for p in upstream_paths(up) if "!upper" in p or "nomod" in p}),
               published_through_nginx=said(through_nginx, mw, "v1.3.0.info"),
               list_through_nginx=list_nginx.stdout.strip() or list_nginx.error_line,
+              squid_download_ok=sq_dl.ok, squid_download_error=sq_dl.error_line,
+              squid_404_before=said(sq_missing, gp, "v1.3.0.info"),
+              published_through_squid=said(through_squid, gp, "v1.3.0.info"),
+              list_through_squid=list_squid.stdout.strip() or list_squid.error_line,
+              squid_saw=at_squid,
               published_through_proxy_alone=said(direct, gp, "v1.3.0.info"))
-    for o, cause in ((dl, "module files through nginx and a real proxy"), (through_nginx, "a 404 cached by nginx")):
+    for o, cause in ((dl, "module files through nginx and a real proxy"), (through_nginx, "a 404 cached by nginx"),
+                     (sq_dl, "module files through squid and a real proxy"), (through_squid, "a 404 cached by squid")):
         if not o.ok:
-            errors.record(case, cause, o, direct if o is through_nginx else None)
+            errors.record(case, cause, o, direct if o in (through_nginx, through_squid) else None)
     case.expect("module files pass Nginx and the proxy", dl.ok, True, detail=dl.errors)
+    case.expect("module files pass Squid (forward) and the proxy", sq_dl.ok, True, detail=sq_dl.errors)
     case.expect("the version asked for before it was published stays a 404 through Nginx's cache",
                 (said(through_nginx, mw, "v1.3.0.info") or "")[:3], "404")
     case.expect("Nginx serves the old @v/list", "v1.3.0" in list_nginx.stdout, False)
     case.expect("the proxy alone has it at once", direct.ok, True, detail=direct.errors)
+    # Squid kept the @v/list (max-age=60: a TCP_MEM_HIT) but not the 404 (TCP_MISS again): go gets the new version
+    # when it asks for it, and does not see it in the list
+    case.expect("through Squid, the version asked for before it was published is found once published",
+                through_squid.ok, True, detail=through_squid.errors)
+    case.expect("Squid serves the old @v/list", "v1.3.0" in list_squid.stdout, False)
+
+# The attacks of scenarios/test_sumdb_attacks.py run through the real proxy: one refused since a release
+# (unrelated_record: go1.26.3), one refused since a later one (forged_tile: go1.26.6), one always accepted and lasting
+# (corrupt_latest). A PRIME attack's client first fetches the decoy, so it holds a tree head.
+PROXIED_ATTACKS = ("unrelated_record", "forged_tile", "corrupt_latest")
+DECOY, CHECK = f"{UTIL}@v1.0.0", f"{LIB}@v1.1.0"
+TAMPERED_LIB = modules.tampered("example.com_lib_v1.0.0.txt", 'return "v1.0.0"', 'return "v1.0.0, tampered"')
+
+
+def test_lying_checksum_db_through_the_proxy(topo, case, goproxy_program):
+    """The lying-DB attacks of the security family (upstreamlib/sumdb_attacks/) with the real proxy between go and
+    the lying upstream: the proxy proxies the checksum DB (--proxied-sumdbs) from the upstream's /sumdb/, where the
+    upstream lies, and serves the upstream's tampered lib v1.0.0. Whether go accepts or refuses each attack as it
+    does with the lying proxy alone (test_sumdb_attacks: REFUSED_SINCE, ACCEPTED_ALWAYS, LASTING): the proxy
+    passes the DB's answers through as bytes, so it should change nothing."""
+    if isinstance(goproxy_program, UserImage):
+        pytest.skip("your proxy image is told its upstream only, not which checksum DBs to proxy")
+    db = topo.sumdb(SUMDB)
+    up = topo.upstream(UPSTREAM, modules={**topo.session.module_files, **TAMPERED_LIB})
+    up.proxy_sumdb(db)
+    target = f"{LIB}@v1.0.0"
+    db.fill([target, DECOY, CHECK])
+    # goproxy reaches the DB at the upstream's /sumdb/<name>/, where the attacks are; it verifies nothing itself
+    gp = proxy(topo, goproxy_program, up, proxied_sumdbs=[f"{db.name} {upstream_url_of(up)}/sumdb/{db.name}"])
+    go = topo.go(GOPROXY=gp.url, GOSUMDB=db.gosumdb(url=None))
+    tampered_h1 = gomod.Module.from_txtar("example.com_lib_v1.0.0.txt",
+                                          TAMPERED_LIB["example.com_lib_v1.0.0.txt"]).gosum_lines()[0].split()[2]
+    found, via_proxy = {}, set()
+    for i, attack in enumerate(PROXIED_ATTACKS):
+        gopath = f"/root/go/attack-{i}"
+        up.sumdb_attack(attack, db, module=target, decoy=DECOY)
+        if sumdb_attacks.REGISTRY[attack].prime:
+            primed = go.run("mod", "download", "-json", DECOY, cwd="/", timeout=15, env={"GOPATH": gopath})
+            if not primed.ok:       # the upstream is honest until the target's lookup: a failure here is ours
+                raise AssertionError(f"{attack}: priming with {DECOY} through the proxy failed: {primed.errors}")
+        obs = go.run("mod", "download", "-x", "-json", target, cwd="/", timeout=15, env={"GOPATH": gopath})
+        accepted = obs.ok and tampered_h1 in [o.get("Sum") for o in obs.json_objects() if isinstance(o, dict)]
+        via_proxy |= {p.split("/")[3] for p, _ in received(obs, gp) if p.startswith("/sumdb/")}
+        up.sumdb_attack(None)
+        later = go.run("mod", "download", "-json", CHECK, cwd="/", timeout=15, env={"GOPATH": gopath})
+        found[attack] = attacks.finding(obs, accepted, later)
+        if not obs.ok:
+            errors.record(case, f"sumdb attack {attack} through a real proxy", obs, None)
+        if not later.ok:
+            errors.record(case, f"after sumdb attack {attack} through a real proxy", later, None)
+    attacks.record(case, found)
+    case.fact(sumdb_read_through_proxy=sorted(via_proxy))
+    case.expect("go reads the checksum DB (latest, lookup, tiles) through the proxy", "lookup" in via_proxy, True)
+    for attack, f in found.items():
+        since = REFUSED_SINCE.get(attack)
+        accepted = attack in ACCEPTED_ALWAYS or bool(since and version_key(topo.release) < version_key(since))
+        case.expect(f"{attack}: the tampered zip is accepted through the proxy as without it", f["accepted"],
+                    accepted, since=since, detail=f["error_line"] or "")
+        if not f["accepted"]:
+            case.expect(f"{attack}: go says {REFUSAL[attack]!r}", REFUSAL[attack] in (f["error_line"] or ""),
+                        detail=f["error_line"] or "")
+        case.expect(f"{attack}: the next command fails too (lasting)", f["lasting"], attack in LASTING,
+                    detail=f["lasting_error"] or "")
+
+
+TOOLCHAIN_BOUND_S = 60      # go's download, verification and extraction of the ~80 MB zip, through the proxy
+SHORT_FETCH_S, SLOW_ZIP_S = 2, 4     # the second proxy's --fetch-timeout, and the upstream's delay of the zip
+
+
+@pytest.mark.opt_in("toolchain-zip")       # ~10 s of case time: README, --opt-in
+def test_toolchain_module_through_the_proxy(topo, case, goproxy_program):
+    """GOTOOLCHAIN=auto through the real proxy: a go.mod asking for a newer Go, so go fetches the real toolchain
+    module (golang.org/toolchain@v0.0.1-go<newer>.linux-amd64, ~80 MB: toolchain_module.py) through the proxy,
+    verifies it with the checksum DB and runs it (test_environment.test_gotoolchain_auto_switch without a proxy).
+    goproxy's --fetch-timeout (10 minutes by default) bounds the whole request, sending the zip to go included
+    (cmd/goproxy/internal/server_cmd.go wraps the handler in context.WithTimeout): whether it cuts the zip at its
+    default, and what go gets from a second proxy whose timeout is shorter than the upstream takes (the shape of
+    gomods/athens#2152, a 504 behind Athens)."""
+    if topo.release.startswith("/"):
+        pytest.skip("a local GOROOT has no release number to switch from")
+    real = version_key(toolchains.DEFAULT_GO) > version_key(topo.release)
+    new = toolchains.DEFAULT_GO if real else renamed_release(topo.release)
+    module = toolchain_module(toolchains.ensure(toolchains.DEFAULT_GO if real else topo.release),
+                              as_release=None if real else new)
+    db = topo.sumdb(SUMDB)
+    up = topo.upstream(UPSTREAM)
+    gp = proxy(topo, goproxy_program, up)
+    short = None if isinstance(goproxy_program, UserImage) else topo.module_proxy(
+        goproxy_program, "goproxy-short.corp.test", up, fetch_timeout=f"{SHORT_FETCH_S}s")
+    go = topo.go(GOTOOLCHAIN="auto", GOPROXY=gp.url, GOSUMDB=db.gosumdb())
+    go.write({"/work/tc/go.mod": f"module example.com/hello\n\ngo {new}\n"})
+    up.publish_prebuilt(module)
+    db.publish_prebuilt(module)
+    # no -x: the switch happens before go parses a command's flags (toolchain.Select), and traces nothing
+    obs = case.note(go.run("version", cwd="/work/tc", timeout=TOOLCHAIN_BOUND_S))
+    ran = lambda o: (o.stdout.split() + ["?"] * 3)[2] if o.ok else None      # noqa: E731
+    facts = {"asked_for": f"go{new}", "ran": ran(obs), "error": obs.error_line, "timed_out": obs.timed_out,
+             "downloading": f"go: downloading go{new} (linux/amd64)" in obs.stderr,
+             "upstream_got": sorted({p.rsplit("/", 1)[-1] for p in upstream_paths(up) if "toolchain" in p})}
+    if short is not None:
+        up.fault(r"^/golang\.org/toolchain/@v/.*\.zip$", "delay", seconds=SLOW_ZIP_S)
+        cut = go.run("version", cwd="/work/tc", timeout=SLOW_ZIP_S + 15,
+                     env={"GOPROXY": short.url, "GOPATH": "/root/go/short"})
+        facts.update(short_timeout_ran=ran(cut), short_timeout_error=cut.error_line,
+                     short_timeout_proxy_errors=short.errors()[:3])
+        if not cut.ok:
+            errors.record(case, "toolchain zip slower upstream than the proxy's fetch timeout", cut, None)
+    case.fact(**facts)
+    if not obs.ok:
+        errors.record(case, "toolchain module through a real proxy", obs, None)
+    case.expect("go switches to the toolchain fetched through the proxy (its default timeout does not cut it)",
+                obs.ok and f"go{new}" in obs.stdout, True, detail=obs.errors)
+    if short is not None:
+        # goproxy answers 404 "fetch timed out" (response.go): for go the toolchain does not exist
+        case.expect("a fetch timeout shorter than the upstream: go finds no toolchain",
+                    cut.error_line, f"go: download go{new} for linux/amd64: toolchain not available")

@@ -150,3 +150,23 @@ def test_an_image_that_never_gets_ready_is_an_infrastructure_error_with_its_log(
     assert f"your proxy image {tags[0]} did not accept connections on port 8080 within 3 s" \
         in line["infrastructure_error"], line["infrastructure_error"]
     assert not line["facts"] and not line["expectations"]
+
+
+def test_the_harness_goproxy_image_passes_as_your_own_image(tmp_path):
+    """An image that works: the harness's own goproxy image run as a user's (its CMD serves on 8080, told its
+    upstream in GOPROXY, GOSUMDB=off by --goproxy-env: the public DB is unreachable here). The case passes as it does
+    with the harness's goproxy, and says which image it ran."""
+    client = _engine()
+    try:
+        tag = images.ensure_image(client, PROGRAMS["goproxy"].image)
+    except gobuild.GoBuildError as exc:
+        pytest.skip(str(exc))
+    run = _inner_run(tmp_path, "--goproxy-image", tag, "--goproxy-port", "8080", "--goproxy-env", "GOSUMDB=off",
+                     "--goproxy-ready-timeout", "10")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    run_dir = next(p for p in (tmp_path / "results").glob("2*") if p.is_dir())
+    line = json.loads((run_dir / "results.jsonl").read_text().splitlines()[0])
+    assert line["outcome"] == "passed" and line["params"]["goproxy_program"] == "image", line
+    assert line["facts"]["download_ok"] is True and line["facts"]["escaped_path_upstream"] is True, line["facts"]
+    assert f"proxy image {tag}" in line["components"] and "goproxy" not in line["components"], line["components"]
