@@ -111,7 +111,7 @@ def test_upstream_broken_before_and_after(topo, case, goproxy_program):
     decides both, `,` going on after a 404 or 410 only), and what the proxy still serves. `go list -m` asks the .info
     alone: goproxy retries a 500 ten times with backoff (about 2 s) for each file go asks for."""
     up = topo.upstream(UPSTREAM)
-    fb = topo.upstream(FALLBACK)
+    topo.upstream(FALLBACK)
     gp = proxy(topo, goproxy_program, up, fetch_timeout=f"{FETCH_TIMEOUT_S}s")
     case.requests_vary_at(UPSTREAM, "the proxy retries a failed fetch with jittered backoff until its own timeout")
     go = topo.go(GOPROXY=gp.url)
@@ -204,10 +204,12 @@ def test_nginx_cache_in_front(topo, case, goproxy_program):
                           "example.com/nomod@v2.0.0+incompatible", timeout=15))
     sq_dl = go.run("mod", "download", "-x", "example.com/Upper@v1.0.0", "example.com/nomod@v2.0.0+incompatible",
                    timeout=15, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
-    before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
-    missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10)
-    sq_before = go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
-    sq_missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env={**via_squid, "GOMODCACHE": "/root/go/squid"})
+    # the caches in front learn the list and the 404 of a version not yet published
+    go.run("list", "-x", "-m", "-versions", LIB, timeout=10)
+    go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10)
+    squid_before = {**via_squid, "GOMODCACHE": "/root/go/squid"}
+    go.run("list", "-x", "-m", "-versions", LIB, timeout=10, env=squid_before)
+    sq_missing = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=squid_before)
     up.publish("example.com_lib_v1.3.0.txt", V130)
     after = {"GOMODCACHE": "/root/go/after"}
     through_nginx = go.run("list", "-x", "-m", "-json", PUBLISHED, timeout=10, env=after)

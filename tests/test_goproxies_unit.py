@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.runtime import engine, gobuild, images
-from fixtures.world import goproxies
 from fixtures.world.goproxies import PROGRAMS, GoModuleProxy, UserImage, read_user_image, received
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -205,7 +205,8 @@ def test_a_run_orders_its_cases_by_the_same_key():
     items = [Item(f"scenarios/test_x.py::test_{n}[{rid}-p]", release)
              for n in ("short", "long") for rid, release in (("go1.27.3", "1.27.3"), ("local-tip", "/opt/tip"))]
     config = SimpleNamespace(gotraps={"durations": {case_key(items[0].nodeid, "1.27.3"): 1.0,
-                                                    "scenarios/test_x.py::test_long[p]": 9.0}})
+                                                    "scenarios/test_x.py::test_long[p]": 9.0}},
+                             getoption=lambda name: None)
     plugin.pytest_collection_modifyitems(config, items)
     assert [i.nodeid.split("::")[1][:9] for i in items] == ["test_long"] * 2 + ["test_shor"] * 2
 
