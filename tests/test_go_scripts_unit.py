@@ -107,3 +107,36 @@ def test_ci_allows_the_classified_skips_of_go_scripts_and_no_other(tmp_path, mon
     (latest / "results.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
     with pytest.raises(SystemExit):
         bootstrap.check_no_skipped_scenario()
+
+
+class FakeCase:
+    def __init__(self):
+        self.facts = {}
+
+    def fact(self, **kw):
+        self.facts.update(kw)
+
+
+def fail_at(*_):
+    raise goscripts.ScriptFailure("> go get x\nFAIL: x.txt:3: stderr 'y': no match\n\nfailed at x.txt:3 in /work")
+
+
+def test_a_harness_gap_that_fails_is_skipped_with_its_reason_and_line(monkeypatch):
+    monkeypatch.setattr(goscripts, "_run", fail_at)
+    monkeypatch.setitem(goscripts.HARNESS_GAPS, "mod_x", "needs vcweb")
+    case = FakeCase()
+    with pytest.raises(pytest.skip.Exception, match="skipped \\(harness\\): needs vcweb \\(fails at x.txt:3"):
+        goscripts.run_go_script(None, case, "/", "mod_x")
+    assert case.facts[fidelity.FACT]["class"] == fidelity.SKIPPED_HARNESS
+
+
+def test_a_failure_not_in_the_table_fails_and_a_gap_that_passes_fails_too(monkeypatch):
+    monkeypatch.setattr(goscripts, "_run", fail_at)
+    case = FakeCase()
+    with pytest.raises(goscripts.ScriptFailure):
+        goscripts.run_go_script(None, case, "/", "mod_y")
+    assert case.facts[fidelity.FACT] == fidelity.finding(fidelity.FAILED, "x.txt:3: stderr 'y': no match")
+    monkeypatch.setattr(goscripts, "_run", lambda *a: None)
+    monkeypatch.setitem(goscripts.HARNESS_GAPS, "mod_x", "needs vcweb")
+    with pytest.raises(AssertionError, match="take it out"):
+        goscripts.run_go_script(None, case, "/", "mod_x")
