@@ -1,23 +1,20 @@
-"""Go's own module scripts as a fidelity check (opt-in: --go-scripts, or name this file).
+"""Go's own module scripts as a fidelity check (opt-in: --go-scripts, or name this file; CI runs it).
 
-The scripts of cmd/go/testdata/script about proxies, sums and the module cache (mod_proxy_*,
-mod_sumdb*, mod_gonoproxy, mod_download*, mod_get_*), taken from the release under test, run
-unmodified in its go client. Go's test proxy is played by the cmdgo role of the fake upstream
-(docker/upstream/cmdgoproxy.py) serving that release's cmd/go/testdata/mod, its checksum DB by the
-sumdb role with Go's test key; the environment is script_test.go's, translated
-(fixtures/script/goscripts.py go_test_env). They run as under `go test -short`: scripts needing Go's VCS test server skip.
-A failure is either a gap of the fake upstreams or of the engine: the log says which line.
+The scripts of cmd/go/testdata/script about proxies, sums and the module cache (mod_proxy_*, mod_sumdb*,
+mod_gonoproxy, mod_download*, mod_get_*), and those of goauth_*, gotoolchain_*, work_*, vendor_* and get_* that
+touch the network, taken from each release under test's own GOROOT (fixtures/script/goscripts.py
+go_script_names; fixtures/plugin.py pairs each release with its list), run unmodified in its go client. Go's
+test proxy is played by the cmdgo role of the fake upstream (docker/upstream/cmdgoproxy.py) serving that
+release's cmd/go/testdata/mod, its checksum DB by the sumdb role with Go's test key; the environment is
+script_test.go's, translated (go_test_env). They run as under `go test -short`: scripts needing Go's VCS test
+server skip. Each case ends in one of four classes (fixtures/record/fidelity.py): passed, skipped for Go's own
+reason, skipped for the harness's (said why), failed: a gap of the fake upstreams or of the engine, the log
+says which line.
 """
 import pytest
 
 from fixtures import script
-
 from fixtures.runtime import toolchains
-def pytest_generate_tests(metafunc):
-    if "go_script" in metafunc.fixturenames:
-        releases = metafunc.config.gotraps["releases"]
-        names = script.go_script_names(toolchains.ensure(releases[0]).goroot) if releases else []
-        metafunc.parametrize("go_script", names)
 
 
 @pytest.mark.family("go_scripts")

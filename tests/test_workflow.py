@@ -42,6 +42,7 @@ def test_nightly_runs_each_release_then_compares_the_night():
     assert "fail-fast: false" in text and "fromJSON(needs.discover.outputs.releases)" in text
     assert "actions/upload-artifact@v4" in text and "path: results/" in text
     assert "python3 -m fixtures.bootstrap --go" in text                      # the README's first command
+    assert "--go-scripts" in text                         # Go's own module scripts of every minor, each night
     compare = text[text.index("\n  compare:"):]                                 # the last job: the comparison
     assert "needs: [discover, traps]" in compare and "if: always()" in compare
     assert "actions/download-artifact@v4" in compare and "gh run download" in compare and "conclusion" in compare
