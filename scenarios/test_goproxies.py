@@ -53,7 +53,8 @@ def upstream_paths(up, since: float = 0.0) -> list[str]:
     return [r.path for r in up.requests() if (r.t or 0) >= since]
 
 
-def test_paths_and_versions(topo, case, goproxy_program):
+# goproxy_program first: a program this machine cannot have skips the case before its topology starts
+def test_paths_and_versions(goproxy_program, topo, case):
     """`!`-escaped capitals, +incompatible, a pseudo-version and @v/list through the real proxy: what go gets, and the
     path the upstream receives for each."""
     up = topo.upstream(UPSTREAM)
@@ -77,7 +78,7 @@ def test_paths_and_versions(topo, case, goproxy_program):
                 ["v1.0.0", "v1.1.0"])
 
 
-def test_published_version_and_404(topo, case, goproxy_program):
+def test_published_version_and_404(goproxy_program, topo, case):
     """A version published upstream while the proxy has answered its @v/list and a 404 for it: whether go sees it
     at once, through `go list -m -versions`, @latest and the exact version, and whether the proxy asked upstream again."""
     up = topo.upstream(UPSTREAM)
@@ -105,7 +106,7 @@ def test_published_version_and_404(topo, case, goproxy_program):
     case.expect("the exact version is found once published (no cached 404)", exact.ok, True, detail=exact.errors)
 
 
-def test_upstream_broken_before_and_after(topo, case, goproxy_program):
+def test_upstream_broken_before_and_after(goproxy_program, topo, case):
     """The upstream answering 500, an HTML page, or hanging, for a module the proxy never had, and going down after
     the proxy has one: what go gets from the proxy (`,` for the 500 and the page, `|` for the hang: the proxy's status
     decides both, `,` going on after a 404 or 410 only), and what the proxy still serves. `go list -m` asks the .info
@@ -154,7 +155,7 @@ def test_upstream_broken_before_and_after(topo, case, goproxy_program):
                 detail=listed.errors)
 
 
-def test_checksum_db_and_private_paths(topo, case, goproxy_program):
+def test_checksum_db_and_private_paths(goproxy_program, topo, case):
     """The proxy proxies the checksum DB (/sumdb/) and verifies what it fetches against it; a tampered zip upstream;
     a private path under the client's GONOSUMDB: whether the proxy's own verification asks the DB about it anyway."""
     db = topo.sumdb(SUMDB)
@@ -188,7 +189,7 @@ def test_checksum_db_and_private_paths(topo, case, goproxy_program):
     case.expect("the proxy asks the checksum DB about the client's GONOSUMDB path", bool(private_to_db), True)
 
 
-def test_nginx_cache_in_front(topo, case, goproxy_program):
+def test_nginx_cache_in_front(goproxy_program, topo, case):
     """The corporate shapes: a caching Nginx in front of the real proxy (go's GOPROXY), and Squid as go's forward
     proxy (HTTP_PROXY, Debian's rules) on the way to it. The paths go sends pass both; a version published after go
     asked for it: what go gets through Nginx, through Squid, and from the proxy alone (its log: TCP_MISS, TCP_MEM_HIT
@@ -255,7 +256,7 @@ DECOY, CHECK = f"{UTIL}@v1.0.0", f"{LIB}@v1.1.0"
 TAMPERED_LIB = modules.tampered("example.com_lib_v1.0.0.txt", 'return "v1.0.0"', 'return "v1.0.0, tampered"')
 
 
-def test_lying_checksum_db_through_the_proxy(topo, case, goproxy_program):
+def test_lying_checksum_db_through_the_proxy(goproxy_program, topo, case):
     """The lying-DB attacks of the security family (upstreamlib/sumdb_attacks/) with the real proxy between go and
     the lying upstream: the proxy proxies the checksum DB (--proxied-sumdbs) from the upstream's /sumdb/, where the
     upstream lies, and serves the upstream's tampered lib v1.0.0. Whether go accepts or refuses each attack as it
@@ -311,7 +312,7 @@ SHORT_FETCH_S, SLOW_ZIP_S = 2, 4     # the second proxy's --fetch-timeout, and t
 
 
 @pytest.mark.opt_in("toolchain-zip")       # ~10 s of case time: README, --opt-in
-def test_toolchain_module_through_the_proxy(topo, case, goproxy_program):
+def test_toolchain_module_through_the_proxy(goproxy_program, topo, case):
     """GOTOOLCHAIN=auto through the real proxy: a go.mod asking for a newer Go, so go fetches the real toolchain
     module (golang.org/toolchain@v0.0.1-go<newer>.linux-amd64, ~80 MB: toolchain_module.py) through the proxy,
     verifies it with the checksum DB and runs it (test_environment.test_gotoolchain_auto_switch without a proxy).
