@@ -40,6 +40,8 @@ def test_an_error_line_ending_in_a_colon_takes_its_cause_from_the_next():
     o = obs(stderr="go: error loading go.mod:\ngo.mod:5: unknown godebug \"x509sha1\"\n", argv=("go", "mod", "download"))
     assert o.error_line == 'go: error loading go.mod: go.mod:5: unknown godebug "x509sha1"'
     assert obs(stderr="go: one: thing\ngo: another\n").error_line == "go: one: thing"
+    ssh = "go: x: exit status 128:\n\t@@@@@@@@@@\n\t@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+    assert obs(stderr=ssh).error_line == "go: x: exit status 128: @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @"
 
 
 def test_a_command_without_json_records_nothing_of_it():
