@@ -105,6 +105,25 @@ def test_sweep_staleness_rules():
     assert engine._is_stale({engine.LABEL_HOST: "elsewhere", engine.LABEL_PID: "1"}, 0.0, "now")  # very old
 
 
+def test_a_sweep_leaves_alone_what_another_sweep_is_removing():
+    """Two runs starting at once sweep the same leftovers: the engine answers the second removal 409 (already in
+    progress); that container is going, not an error that stops the run."""
+    from types import SimpleNamespace
+    import docker
+
+    def busy(force):
+        raise docker.errors.APIError("Conflict", response=SimpleNamespace(status_code=409, reason="Conflict"),
+                                     explanation="removal of container c1 is already in progress")
+    gone = []
+    old = {engine.LABEL_HOST: "elsewhere", engine.LABEL_PID: "1"}
+    containers = [SimpleNamespace(id="c1", attrs={"Created": 0, "Labels": old, "Names": ["/c1"]}, remove=busy),
+                  SimpleNamespace(id="c2", attrs={"Created": 0, "Labels": old, "Names": ["/c2"]},
+                                  remove=lambda force: gone.append("c2"))]
+    client = SimpleNamespace(containers=SimpleNamespace(list=lambda **kw: containers),
+                             networks=SimpleNamespace(list=lambda **kw: []))
+    assert engine.sweep(client, current_run="now") == ["container c2"] and gone == ["c2"]
+
+
 def _pytest(*args, env=None):
     import subprocess
     import sys
