@@ -54,8 +54,8 @@ TLS_AND_CONNECTIONS = {"untrusted certificate": "untrusted", "handshake never fi
 
 
 class Shapes:
-    """Both shapes for failure n, each in a directory and module cache of its own, so that a retry finds the
-    state its failure left."""
+    """Both shapes for failure n, each in a directory and module cache of its own, so that a retry (go.again) finds
+    the state its failure left."""
 
     def __init__(self, go, n: int, env: dict, timeout: float):
         self.go, self.env, self.timeout = go, env, timeout
@@ -79,11 +79,11 @@ def contract(obs, again=None) -> dict:
             **({"retry": "ok" if again.ok else "failed"} if again is not None else {})}
 
 
-def record(case, cause: str, shapes: Shapes, obs: dict, retry: bool) -> dict:
-    """Each shape's failure recorded (errors.record), run again once the fault is gone when retry is set."""
+def record(case, cause: str, go, obs: dict, retry: bool) -> dict:
+    """Each shape's failure recorded (errors.record), run again as it ran once the fault is gone when retry is set."""
     seen = {}
     for shape, o in obs.items():
-        again = shapes.run(shape) if retry else None
+        again = go.again(o) if retry else None
         errors.record(case, cause, o, again)
         seen[shape] = contract(o, again)
     return seen
@@ -119,11 +119,11 @@ def test_upstream_faults(topo, case):
         shapes = Shapes(go, n, env, HANG_S if action == "hang" else 10)
         obs = shapes.failed()
         up.clear_faults()
-        seen[label] = record(case, f"upstream {label}", shapes, obs, retry=True)
+        seen[label] = record(case, f"upstream {label}", go, obs, retry=True)
         case.note(obs["module"])
     shapes = Shapes(go, len(every) + len(ON_ZIP), env, 10)
     shapes.commands = {"argument": (("mod", "download", "-json", "example.com/lib@v1.9.9"), "/work")}
-    seen[MISSING] = record(case, MISSING, shapes, {"argument": shapes.run("argument")}, retry=True)
+    seen[MISSING] = record(case, MISSING, go, {"argument": shapes.run("argument")}, retry=True)
     case.fact(contract=seen)
     pin(case, seen)
 
@@ -143,12 +143,12 @@ def test_name_connection_and_tls_failures(topo, case):
         shapes = Shapes(go, n, {"GOPROXY": f"https://{name}"}, 6)
         obs = shapes.failed()
         topo.dns.clear(name)
-        seen[f"dns {fault}"] = record(case, f"dns {fault}", shapes, obs, retry=True)
+        seen[f"dns {fault}"] = record(case, f"dns {fault}", go, obs, retry=True)
     for n, (label, host) in enumerate(servers.items(), start=len(names)):
         shapes = Shapes(go, n, {"GOPROXY": f"https://{host}"}, HANG_S if "never" in label else 6)
         obs = shapes.failed()
         # the server is as it is: no retry tells anything
-        seen[label] = record(case, label, shapes, obs, retry=False)
+        seen[label] = record(case, label, go, obs, retry=False)
         case.note(obs["module"])
     case.fact(contract=seen)
     pin(case, seen)

@@ -52,36 +52,20 @@ def world(topo, a_tls: str = "trusted", a_aliases: tuple[str, ...] = ()):
 
 
 class Commands:
-    """The go commands of one client, each with a fresh module cache; again() runs one once more with the same
-    cache and environment."""
+    """The go commands of one client, each with a fresh module cache (go.again(obs) runs one once more, as it ran)."""
 
     def __init__(self, go):
-        self.go, self.seq, self.how = go, itertools.count(1), {}
+        self.go, self.seq = go, itertools.count(1)
 
     def start(self, proxy: str, *args: str, timeout: float = WATCHDOG_S, **env: str):
         """Start a go command (default: go mod download -json example.com/lib@v1.0.0); a future."""
         args = args or DOWNLOAD
         n = next(self.seq)
         env = {"GOPROXY": proxy, "GOMODCACHE": f"/root/go/pkg/mod-{n}", "GOPATH": f"/root/go/path-{n}", **env}
-        return _Started(self, self.go.start(*args, timeout=timeout, env=env), (args, env, timeout))
+        return self.go.start(*args, timeout=timeout, env=env)
 
     def run(self, proxy: str, *args: str, timeout: float = WATCHDOG_S, **env: str):
         return self.start(proxy, *args, timeout=timeout, **env).result()
-
-    def again(self, obs):
-        """The same command, the same module cache and environment."""
-        args, env, timeout = self.how[id(obs)]
-        return _Started(self, self.go.start(*args, timeout=timeout, env=env), (args, env, timeout)).result()
-
-
-class _Started:
-    def __init__(self, cmds, future, how):
-        self.cmds, self.future, self.how = cmds, future, how
-
-    def result(self):
-        obs = self.future.result()
-        self.cmds.how[id(obs)] = self.how
-        return obs
 
 
 def record_failures(case, cause: str, failed: dict, retried: dict) -> None:
@@ -134,7 +118,7 @@ def test_rate_limited_and_flaky_proxy(topo, case):
     a.fault(ZIP, "status", code=429, headers={"Retry-After": str(RETRY_AFTER_S)})
     limited = {s: cmds.run(first(s)) for s in SHAPES}
     a.clear_faults()
-    limited_again = {s: cmds.again(o) for s, o in limited.items() if not o.ok}
+    limited_again = {s: go.again(o) for s, o in limited.items() if not o.ok}
 
     flaky, flaky_retried = {}, {}
     for s in SHAPES:      # each shape meets the fault afresh: the same command until it succeeds (3 at most)
@@ -142,7 +126,7 @@ def test_rate_limited_and_flaky_proxy(topo, case):
         a.fault(MODULE_FILES, "status", code=503, times=FLAKY_TIMES)
         runs = [cmds.run(first(s))]
         while not runs[-1].ok and len(runs) <= FLAKY_TIMES:
-            runs.append(cmds.again(runs[-1]))
+            runs.append(go.again(runs[-1]))
         flaky[s] = runs
         if len(runs) > 1:
             flaky_retried[s] = runs[-1]      # the run after the fault was spent
@@ -239,7 +223,7 @@ def test_h2_front_resets_or_goes_away_mid_zip(topo, case):
     a.fault(ZIP, "trickle", bytes=H2_CUT_AT // 2, interval=0.05, then=[("truncate", {"bytes": H2_CUT_AT})])
     reset = {s: cmds.run(goproxy(s, mw.url)) for s in SHAPES}
     a.clear_faults()
-    reset_again = {s: cmds.again(o) for s, o in reset.items() if not o.ok}
+    reset_again = {s: go.again(o) for s, o in reset.items() if not o.ok}
 
     a.fault(ZIP, "trickle", bytes=20, interval=0.25)     # the zip (424 bytes) takes 5 s
     away = {}
@@ -250,7 +234,7 @@ def test_h2_front_resets_or_goes_away_mid_zip(topo, case):
         nghttpx_reload(mw)
         away[s] = started.result()
     a.clear_faults()
-    away_again = {s: cmds.again(o) for s, o in away.items() if not o.ok}
+    away_again = {s: go.again(o) for s, o in away.items() if not o.ok}
     case.note(reset["A,B"])
 
     during_reload = [r for o in away.values() for r in o.requests]
@@ -338,7 +322,7 @@ def test_checksum_db_500_behind_the_proxy(topo, case):
         if which == "every /sumdb/ path":
             off = cmds.run(goproxy("A,B", f"https://{A}"), GOSUMDB="off")
         a.clear_faults()
-        again[which] = {s: cmds.again(o) for s, o in seen[which].items() if not o.ok}
+        again[which] = {s: go.again(o) for s, o in seen[which].items() if not o.ok}
     case.note(seen["every /sumdb/ path"]["A,B"])
 
     case.fact(**{f"500 on {which} {s}": {"ok": o.ok, "error_line": o.error_line, "verified_via": verified_via(o, db),
@@ -387,7 +371,7 @@ def test_slow_version_list(topo, case):
     exact = exact.result()
     a.clear_faults()
     # one at a time (each is quick now): the requests of commands ending together are told apart by no one
-    slow_again = {s: cmds.again(o) for s, o in slow.items()}
+    slow_again = {s: go.again(o) for s, o in slow.items()}
     case.note(slow["A,B"])
 
     requests = [r for o in [*slow.values(), exact] for r in o.requests]
