@@ -13,6 +13,8 @@ from fixtures.script import goscripts
     (b"stderr 'verifying module: .*: no such host localhost.localdev'\n", True),  # the web hook's answer
     (b"env GONOSUMDB=localhost.localdev\ngo get rsc.io/quote\n", False),        # names the DB only: the real go
     (b"go mod download rsc.io/quote@v1.5.2\n", False),
+    (b"env GOSUMDB=$TESTGO_SUMDB' '$proxy/sumdb-direct\n", False),             # a name every script has
+    (b"env GOPROXY=$TESTGO_SUMDB\nenv TESTGOPROXY404=1\n", True),
 ])
 def test_a_script_gets_the_test_build_only_when_its_text_needs_a_hook(text, needs):
     assert goscripts.needs_testgo(text) is needs
