@@ -25,9 +25,9 @@ import pytest
 
 from fixtures.record import attacks, errors
 from fixtures.runtime import toolchains
+from fixtures.runtime.agent import spawn
 from fixtures.runtime.goindex import version_key
 from fixtures.runtime.toolchain_module import renamed_release, toolchain_module
-from fixtures.runtime.agent import spawn
 from fixtures.world import modules, resolver
 from fixtures.world.goproxies import PROGRAMS, UserImage, received, upstream_url as upstream_url_of
 from fixtures.world.member import InfrastructureError
@@ -435,7 +435,8 @@ def test_direct_from_the_git_host(goproxy_program, topo, case):
     commit = push(git, "team/lib", PUSH_COMMIT)
     by_hash = f"{GITLIB}@{commit[:12]}"
     via = case.note(go.run("mod", "download", "-x", "-json", f"{GITLIB}@main", timeout=DIRECT_S))
-    own = go.run("mod", "download", "-x", "-json", by_hash, timeout=DIRECT_S,
+    # no -x: its trace of git commands would read as go's error line (Observation.error_line)
+    own = go.run("mod", "download", "-json", by_hash, timeout=DIRECT_S,
                  env={"GOPROXY": "direct", "GOMODCACHE": "/root/go/direct"})
     before = go.run("list", "-x", "-m", "-json", "-versions", f"{GITLIB}@latest", timeout=DIRECT_S)
     push(git, "team/lib", f"git tag v1.1.0 {commit}")
