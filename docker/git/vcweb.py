@@ -414,6 +414,10 @@ def build(scripts: str, out: str, workers: int = 0) -> dict:
         except ScriptError as exc:
             shutil.rmtree(work, ignore_errors=True)
             return name, {"error": str(exc), "code": exc.code}
+        # git init's sample hooks: a third of the files, never run (http-backend runs none): less to unpack per case
+        for root, ds, _ in os.walk(work):
+            if os.path.basename(root) == ".git" and "hooks" in ds:
+                shutil.rmtree(os.path.join(root, "hooks"))
         return name, {"handler": st.handler, "dir": os.path.relpath(st.handler_dir, work), "status": st.status}
 
     with cf.ThreadPoolExecutor(workers or os.cpu_count() or 2) as pool:
