@@ -8,7 +8,8 @@
 
 Writes results/bench.json (and prints it): per worker count the suite's wall time, pytest's counts and
 the machine's busy CPU seconds, the harness time per case (case duration minus the time its go
-commands ran: containers, networks, files, logs), median and p90, per family; the time to confirm that every image is cached; with --cold, a toolchain
+commands ran: containers, networks, files, logs), median and p90; per family its cases, its share of the wall
+time (of the case time) and of the busy CPU (its containers'), its harness time per case (a table, as README's); the time to confirm that every image is cached; with --cold, a toolchain
 download and its image build from nothing, in a throw-away cache; the ten slowest cases of the last run
 and why each is slow (the go commands' bounds, whether a watchdog fired); and, between the runs, every
 case whose behaviour changed (the run diff): a flip, since the runs differ only in how they ran. A
@@ -84,19 +85,46 @@ def suite(label: str, select: list[str], results_dir: Path) -> dict:
     wall, cpu = time.monotonic() - started, busy_cpu_s() - cpu
     summary = [l for l in proc.stdout.splitlines() if " in " in l and ("passed" in l or "failed" in l)]
     lines = runs.load(results_dir / "latest").lines if (results_dir / "latest").exists() else []
-    families: dict[str, list[float]] = {}
-    for line in lines:
-        families.setdefault(line.family, []).append(line.harness_s or 0.0)
-    every = [h for hs in families.values() for h in hs]
+    every = [l.harness_s or 0.0 for l in lines]
     return {"workers": label, "exit": proc.returncode, "wall_s": round(wall, 1), "busy_cpu_s": round(cpu, 1),
             "pytest": summary[-1].strip("= ") if summary else proc.stdout[-300:], "cases": len(lines),
             "case_time_s": round(sum(l.duration_s or 0 for l in lines), 1),
             # what the containers themselves used; the rest of busy_cpu_s is the engine, the kernel, pytest
             "containers_cpu_s": container_cpu(lines),
             "harness_s": {"median": percentile(every, 0.5), "p90": percentile(every, 0.9)},
-            "harness_s_by_family": {f: {"cases": len(hs), "median": percentile(hs, 0.5), "p90": percentile(hs, 0.9)}
-                                    for f, hs in sorted(families.items())},
-            "slowest": slowest(lines)}
+            "families": families(lines, cpu), "slowest": slowest(lines)}
+
+
+def families(lines: list[ResultLine], busy_cpu_s: float) -> dict:
+    """Each family's share of the run: its case time (the workers run cases side by side, so its share of the
+    wall time is its share of the case time), the CPU its containers used (a share of the machine's busy CPU;
+    the engine's, the kernel's and pytest's part is not per case), its harness time per case."""
+    by: dict[str, list[ResultLine]] = {}
+    for line in lines:
+        if line.outcome != "skipped":       # a case skipped (a program unavailable here) cost nothing
+            by.setdefault(line.family, []).append(line)
+    total = sum(l.duration_s or 0 for l in lines) or 1.0
+    out = {}
+    for family, ls in sorted(by.items(), key=lambda kv: -sum(l.duration_s or 0 for l in kv[1])):
+        case_time = sum(l.duration_s or 0 for l in ls)
+        cpu = sum(v or 0 for l in ls for v in (l.cpu_s or {}).values())
+        hs = [l.harness_s or 0.0 for l in ls]
+        out[family] = {"cases": len(ls), "case_time_s": round(case_time, 1),
+                       "wall_share": round(case_time / total, 3), "containers_cpu_s": round(cpu, 1),
+                       "cpu_share": round(cpu / busy_cpu_s, 3) if busy_cpu_s else None,
+                       "harness_median_s": percentile(hs, 0.5), "harness_p90_s": percentile(hs, 0.9)}
+    return out
+
+
+def family_table(run: dict) -> str:
+    """A run's families as the README's table (markdown)."""
+    rows = ["| family | cases | case time | share of wall | containers' CPU | share of busy CPU | harness per case, median / p90 |",
+            "|---|---|---|---|---|---|---|"]
+    for f, v in run["families"].items():
+        share = f"{v['cpu_share'] * 100:.1f} %" if v["cpu_share"] is not None else "?"
+        rows.append(f"| {f} | {v['cases']} | {v['case_time_s']:.0f} s | {v['wall_share'] * 100:.1f} % | "
+                    f"{v['containers_cpu_s']:.0f} s | {share} | {v['harness_median_s']} s / {v['harness_p90_s']} s |")
+    return "\n".join(rows)
 
 
 def container_cpu(lines: list[ResultLine]) -> dict:
@@ -181,7 +209,8 @@ def main(argv=None) -> int:
             if not select and report["suite"][-1]["exit"] == 0 and i == 0:
                 save_durations(out)
             run_dirs[f"{i + 1}: -n {label}"] = out
-            print(json.dumps(report["suite"][-1], indent=1), flush=True)
+            print(json.dumps({k: v for k, v in report["suite"][-1].items() if k != "families"}, indent=1), flush=True)
+            print(family_table(report["suite"][-1]), flush=True)
         report["flips"] = flips(run_dirs)
     for f in report["flips"]:
         print(f"run diff {f['a']} -> {f['b']}: {f['flips']} of {f['compared']} cases changed", flush=True)

@@ -7,7 +7,10 @@ the containers together, read from /proc/stat), on an otherwise idle machine:
   go client             + a go client container started, one `go version`, removed
   upstream, new         + an upstream container started until "ready", removed (what each case paid
                           before the pool)
-  upstream, pooled      + an upstream taken from the pool, served until "ready", reset, handed back
+  upstream, pooled      an upstream taken from the pool, served until "ready", reset, handed back: on the
+                          worker's network, as a case has it now (no network of its own, nothing joins)
+  joining a network     a running container connected to a network under a name and disconnected (what
+                          each member of a case paid before the worker's network)
   upstream, new         a network and a new upstream alone: the harness's own builder (topology.py), then
     with testcontainers   testcontainers-python's Network, DockerContainer and log wait strategy
 
@@ -48,24 +51,28 @@ def busy_cpu_s() -> float:
 
 
 class Bench:
-    """Just enough of a Topology for the pool: a network and container creation."""
+    """Just enough of a Topology for the pool: a network and container creation (the pool's go on the
+    worker's network, `shared`)."""
 
     run_id, worker = f"container-cost-{os.getpid()}", "bench"
 
     def __init__(self, client):
         self.client = client
         self.network = None
+        self.shared = client.networks.create(f"gotraps-cost-{os.getpid()}-worker", driver="bridge", internal=True,
+                                             labels=self.labels(""))
 
     def labels(self, test: str) -> dict:
         return engine.run_labels(self.run_id, os.getpid())
 
-    def create_container(self, name, image, command, aliases, labels=None, tmpfs=None):
+    def create_container(self, name, image, command, labels=None, tmpfs=None, aliases=()):
         api = self.client.api
+        network = self.network or self.shared
         cid = api.create_container(
             image, command=command, name=name, labels=labels or self.labels(""),
-            host_config=api.create_host_config(network_mode=self.network.name, init=True, tmpfs=tmpfs or None),
+            host_config=api.create_host_config(network_mode=network.name, init=True, tmpfs=tmpfs or None),
             networking_config=api.create_networking_config(
-                {self.network.name: api.create_endpoint_config(aliases=aliases)}))["Id"]
+                {network.name: api.create_endpoint_config(aliases=list(aliases))}))["Id"]
         return self.client.containers.get(cid)
 
 
@@ -92,29 +99,35 @@ def main(argv=None) -> int:
     def round_(with_go: bool, upstream_mode: str | None) -> None:
         if upstream_mode == "testcontainers":
             return testcontainers_round()
-        b.network = client.networks.create(f"gotraps-cost-{os.getpid()}-{next(seq)}", driver="bridge",
-                                           internal=True, labels=b.labels(""))
-        made, pooled = [], None
-        if upstream_mode == "new":
-            c = b.create_container(f"{b.network.name}-up", upstream, SERVE, ["proxy.corp.test"])
-            c.start()
-            wait_ready(c)
-            made.append(c)
-        elif upstream_mode == "pooled":
-            pooled = pool.acquire(b, upstream, ["proxy.corp.test"])
+        if upstream_mode == "pooled":       # on the worker's network: no network, nothing joins
+            b.network = None
+            pooled = pool.acquire(b, upstream)
             since = len(pooled.logs())
             exec_id = client.api.exec_create(pooled.id, ["sh", "-c", f"exec {' '.join(SERVE)} >/proc/1/fd/1"])["Id"]
             client.api.exec_start(exec_id, detach=True)
             wait_ready(pooled, since)
+            pool.release(pooled)
+            return
+        b.network = client.networks.create(f"gotraps-cost-{os.getpid()}-{next(seq)}", driver="bridge",
+                                           internal=True, labels=b.labels(""))
+        made = []
+        if upstream_mode == "join":
+            idle = pool.acquire(b, upstream)
+            client.api.connect_container_to_network(idle.id, b.network.id, aliases=["proxy.corp.test"])
+            client.api.disconnect_container_from_network(idle.id, b.network.id, force=True)
+            pool.release(idle)
+        if upstream_mode == "new":
+            c = b.create_container(f"{b.network.name}-up", upstream, SERVE, aliases=["proxy.corp.test"])
+            c.start()
+            wait_ready(c)
+            made.append(c)
         if with_go:
-            g = b.create_container(f"{b.network.name}-go", go, IDLE, ["go0"])
+            g = b.create_container(f"{b.network.name}-go", go, IDLE, aliases=["go0"])
             g.start()
             client.api.exec_start(client.api.exec_create(g.id, ["go", "version"])["Id"])
             made.append(g)
         for c in made:
             c.remove(force=True)
-        if pooled is not None:
-            pool.release(pooled, b.network)
         b.network.remove()
 
     def testcontainers_round() -> None:
@@ -133,7 +146,8 @@ def main(argv=None) -> int:
 
     rows = [("network", False, None), ("network + go client", True, None),
             ("network + go client + upstream, new", True, "new"),
-            ("network + go client + upstream, pooled", True, "pooled"),
+            ("upstream, pooled", False, "pooled"),
+            ("network + joining it and leaving", False, "join"),
             ("network + upstream, new", False, "new"),
             ("network + upstream, new, with testcontainers", False, "testcontainers")]
     round_(True, "pooled")         # the pool's first container is made here, not measured
@@ -150,6 +164,7 @@ def main(argv=None) -> int:
         calls(client, go, args.rounds * 5)
     finally:
         pool.close()
+        b.shared.remove()
     return 0
 
 

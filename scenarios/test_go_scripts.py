@@ -6,8 +6,9 @@ touch the network, taken from each release under test's own GOROOT (fixtures/scr
 go_script_names; fixtures/plugin.py pairs each release with its list), run unmodified in its go client. Go's
 test proxy is played by the cmdgo role of the fake upstream (docker/upstream/cmdgoproxy.py) serving that
 release's cmd/go/testdata/mod, its checksum DB by the sumdb role with Go's test key; the environment is
-script_test.go's, translated (go_test_env). They run as under `go test -short`: scripts needing Go's VCS test
-server skip. Each case ends in one of four classes (fixtures/record/fidelity.py): passed, skipped for Go's own
+script_test.go's, translated (go_test_env). They run as under `go test`, not `-short`: a script naming
+vcs-test.golang.org gets Go's VCS test server (fixtures/world/vcweb.py: the git host serving the release's own
+vcstest repositories over HTTPS and HTTP). Each case ends in one of four classes (fixtures/record/fidelity.py): passed, skipped for Go's own
 reason, skipped for the harness's (said why), failed: a gap of the fake upstreams or of the engine, the log
 says which line.
 """

@@ -10,6 +10,12 @@ goproxy v0.21.0, read in its source (github.com/goproxy/goproxy, in the module c
 exact versions' .info/.mod/.zip (goproxy.go serveFetchDownload); @v/list, @latest and queries always go upstream and
 fall back to what it cached only when the upstream fails (serveCache); it retries a 429/500/502/503 ten times with
 backoff (http.go httpGet) and then answers 404 "bad upstream"; a timeout is a 404 "fetch timed out" (response.go).
+
+goproxy fetching `direct` from the git host (git.corp.test) runs go itself, once per request it cannot answer from its
+cache (fetcher.go execGo): `go list -json -m path@query` for a query (@latest, a branch, a commit hash), `go list -json
+-m -versions path@latest` for @v/list, `go mod download -json path@version` for an exact version; every failure of
+that go is a 404 whose body is go's error (responseError), and a query that fails is answered from the query's last
+answer, if it has one (serveCache). Each go command it ran is a request of the proxy (goproxies.go_commands).
 """
 from __future__ import annotations
 
@@ -19,10 +25,12 @@ import pytest
 
 from fixtures.record import attacks, errors
 from fixtures.runtime import toolchains
+from fixtures.runtime.agent import spawn
 from fixtures.runtime.goindex import version_key
 from fixtures.runtime.toolchain_module import renamed_release, toolchain_module
-from fixtures.world import modules
-from fixtures.world.goproxies import UserImage, received, upstream_url as upstream_url_of
+from fixtures.world import modules, resolver
+from fixtures.world.goproxies import PROGRAMS, UserImage, received, upstream_url as upstream_url_of
+from fixtures.world.member import InfrastructureError
 from scenarios.test_sumdb_attacks import ACCEPTED_ALWAYS, LASTING, REFUSAL, REFUSED_SINCE
 from upstreamlib import gomod, sumdb_attacks
 
@@ -358,3 +366,154 @@ def test_toolchain_module_through_the_proxy(goproxy_program, topo, case):
         # goproxy answers 404 "fetch timed out" (response.go): for go the toolchain does not exist
         case.expect("a fetch timeout shorter than the upstream: go finds no toolchain",
                     cut.error_line, f"go: download go{new} for linux/amd64: toolchain not available")
+
+
+# --- goproxy fetching `direct` from the git host -------------------------------------------------------------------
+
+GIT = "git.corp.test"
+GITLIB = f"{GIT}/team/lib"
+GIT_MODULES = {"git.corp.test_team_lib_v1.0.0.txt": (
+    "-- .info --\n{\"Version\":\"v1.0.0\",\"Time\":\"2024-01-01T00:00:00Z\"}\n"
+    "-- go.mod --\nmodule git.corp.test/team/lib\n\ngo 1.21\n-- lib.go --\npackage lib\n").encode()}
+DIRECT_S = 10      # a go command answered from the git host through goproxy's own go: about 1 s, 7 s on a loaded machine
+# A commit pushed to main after v1.0.0, tagged by no one yet; dated, so that its hash is the same in every run.
+PUSH_COMMIT = """set -e
+export GIT_INDEX_FILE=/tmp/push-index GIT_AUTHOR_NAME=gopher GIT_AUTHOR_EMAIL=gopher@corp.test \
+  GIT_COMMITTER_NAME=gopher GIT_COMMITTER_EMAIL=gopher@corp.test \
+  GIT_AUTHOR_DATE=2024-06-01T12:00:00Z GIT_COMMITTER_DATE=2024-06-01T12:00:00Z
+git read-tree main
+blob=$(printf 'package lib\n\nconst Next = true\n' | git hash-object -w --stdin)
+git update-index --add --cacheinfo 100644,$blob,next.go
+commit=$(git commit-tree -p main -m 'next, untagged' $(git write-tree))
+git update-ref refs/heads/main $commit
+echo $commit
+"""
+
+
+def push(git, repo: str, script: str) -> str:
+    """Change a repository of the git host as a push would: a script run by git in its container, on the bare
+    repository; its output. Not Go: a failure is the harness's."""
+    code, out, err = spawn(git.container, ["sh", "-c", script], cwd=f"/srv/git/{repo}").wait(10)
+    if code != 0:
+        raise InfrastructureError(f"git host {git.host}: changing {repo} failed ({code}): {err.decode()[-500:]}")
+    return out.decode().strip()
+
+
+def direct_proxy(topo, program):
+    """goproxy with GOPROXY=direct (no other proxy program runs the harness's go here), declared first: skipped before
+    any other container starts. The git host may come after: each go command brings the resolvers up to date."""
+    if isinstance(program, UserImage) or not PROGRAMS[program].direct_in_go_image:
+        pytest.skip(f"{getattr(program, 'image', program)}: direct needs the harness's go, the run's CA and the "
+                    "topology's resolver in the proxy's container (goproxy's image has them)")
+    return topo.module_proxy(program, PROXY, "direct")
+
+
+def versions(obs) -> list[str]:
+    """The Version of each module `go list -m -json` printed, in the order of its arguments."""
+    return [o.get("Version") for o in obs.json_objects() if isinstance(o, dict)]
+
+
+def ran(obs, proxy) -> list[str]:
+    """The go commands the proxy ran for this observation, with their exit codes."""
+    return [f"go {r.path} -> {r.status}" for r in obs.requests if r.server == proxy.host]
+
+
+def git_saw(obs) -> list[str]:
+    return sorted({f"{r.method} {r.path.split('?')[0]}{'?go-get=1' if 'go-get=1' in r.path else ''} {r.status}"
+                   for r in obs.requests if r.server == GIT})
+
+
+def test_direct_from_the_git_host(goproxy_program, topo, case):
+    """goproxy with GOPROXY=direct in front of the git host. A commit pushed to main and tagged by no one: downloaded as
+    @main through goproxy (the pseudo-version and the zip made by goproxy's go), and as its hash by the client's own go
+    with GOPROXY=direct: the same version, the same hash of the zip? The tagged version and the list: @latest through
+    goproxy; a tag pushed later on that commit: when @v/list and @latest through goproxy show it, and what the commit's
+    hash is then; the git host down afterwards (its name now leads where nothing listens): what @main is."""
+    gp = direct_proxy(topo, goproxy_program)
+    git = topo.git_host(GIT, modules=GIT_MODULES)
+    go = topo.go(GOPROXY=gp.url)
+    commit = push(git, "team/lib", PUSH_COMMIT)
+    by_hash = f"{GITLIB}@{commit[:12]}"
+    via = case.note(go.run("mod", "download", "-x", "-json", f"{GITLIB}@main", timeout=DIRECT_S))
+    # no -x: its trace of git commands would read as go's error line (Observation.error_line)
+    own = go.run("mod", "download", "-json", by_hash, timeout=DIRECT_S,
+                 env={"GOPROXY": "direct", "GOMODCACHE": "/root/go/direct"})
+    before = go.run("list", "-x", "-m", "-json", "-versions", f"{GITLIB}@latest", timeout=DIRECT_S)
+    push(git, "team/lib", f"git tag v1.1.0 {commit}")
+    after = go.run("list", "-x", "-m", "-json", "-versions", f"{GITLIB}@latest", by_hash, timeout=DIRECT_S,
+                   env={"GOMODCACHE": "/root/go/after"})
+    # the git host goes down: its name leads to a machine where nothing listens on 443 (the resolver's)
+    topo.dns.fault(GIT, "cname", chain=[resolver.HOST])
+    down = go.run("list", "-x", "-m", "-json", f"{GITLIB}@main", timeout=DIRECT_S,
+                  env={"GOMODCACHE": "/root/go/down"})
+    latest = lambda o: (o.json_objects() or [{}])[0] if o.ok else {}       # noqa: E731
+    made = lambda o: [(m.get("Version"), m.get("Sum")) for m in o.json_objects() if isinstance(m, dict)]  # noqa: E731
+    pseudo = (versions(own) or [""])[0]
+    case.fact(via_goproxy=made(via) or via.error_line, via_goproxy_ran=ran(via, gp), via_git_host_saw=git_saw(via),
+              go_direct=made(own) or own.error_line, same_as_go_direct=bool(made(own)) and made(via) == made(own),
+              before_tag={"latest": latest(before).get("Version"), "versions": latest(before).get("Versions")},
+              before_tag_goproxy_ran=ran(before, gp),
+              after_tag={"latest": latest(after).get("Version"), "versions": latest(after).get("Versions")},
+              after_tag_goproxy_ran=ran(after, gp),
+              hash_after_tag=versions(after)[1:] or after.error_line,
+              down_main=versions(down) or down.error_line, down_main_said=said(down, gp, "/main.info"),
+              down_goproxy_ran=ran(down, gp))
+    for o, cause in ((via, "a pseudo-version from the git host through goproxy direct"),
+                     (own, "a pseudo-version from the git host, GOPROXY=direct"),
+                     (down, "the git host down behind goproxy direct")):
+        if not o.ok:
+            errors.record(case, cause, o, None)
+    case.expect("the client's own go makes a pseudo-version of the untagged commit", pseudo.startswith("v1.0.1-0.")
+                and pseudo.endswith(commit[:12]), True, detail=own.errors)
+    case.expect("@main through goproxy is the pseudo-version, and the zip, go makes itself", made(via), made(own),
+                detail=via.errors)
+    case.expect("goproxy's go resolved @main, then downloaded the pseudo-version", ran(via, gp), [
+        f"go list -json -m {GITLIB}@main -> 0", f"go mod download -json {GITLIB}@{pseudo} -> 0"])
+    case.expect("before the tag: @latest is v1.0.0, the list v1.0.0", (latest(before).get("Version"),
+                latest(before).get("Versions")), ("v1.0.0", ["v1.0.0"]), detail=before.errors)
+    # no cached @v/list nor @latest: goproxy asks its go, which asks git (ls-remote), each time
+    case.expect("the tag pushed later is seen at once through @v/list and @latest",
+                (latest(after).get("Version"), latest(after).get("Versions")), ("v1.1.0", ["v1.0.0", "v1.1.0"]),
+                detail=after.errors)
+    case.expect("the commit's hash is the tag now", versions(after)[1:], ["v1.1.0"], detail=after.errors)
+    # the query's last answer, cached before the tag: a version the git host would no longer say
+    case.expect("with the git host down, goproxy answers @main with the pseudo-version it cached",
+                versions(down), [pseudo], detail=down.errors)
+
+
+def test_direct_git_host_locked_or_down(goproxy_program, topo, case):
+    """goproxy with GOPROXY=direct in front of a git host that wants credentials goproxy does not have (the client has
+    its own, in .netrc), then down (its name leads where nothing listens): what the client gets from goproxy (the
+    status, the error line go prints, whether it says git's own words), and whether `,direct` goes on to the client's
+    own git, which has the credentials."""
+    gp = direct_proxy(topo, goproxy_program)
+    git = topo.git_host(GIT, modules=GIT_MODULES, auth="git")
+    go = topo.go(GOPROXY=gp.url)
+    git.give(go, "netrc")
+    target = f"{GITLIB}@v1.0.0"
+    alone = case.note(go.run("mod", "download", "-x", "-json", target, timeout=DIRECT_S))
+    comma = go.run("mod", "download", "-x", "-json", target, timeout=DIRECT_S,
+                   env={"GOPROXY": f"{gp.url},direct", "GOMODCACHE": "/root/go/comma"})
+    topo.dns.fault(GIT, "cname", chain=[resolver.HOST])
+    down = go.run("mod", "download", "-x", "-json", target, timeout=DIRECT_S,
+                  env={"GOPROXY": f"{gp.url},direct", "GOMODCACHE": "/root/go/down"})
+    went_on = lambda o: any(l.startswith(f"# get https://{GIT}/") for l in o.stderr.splitlines())   # noqa: E731
+    facts = {}
+    for name, o in (("locked", alone), ("locked_comma_direct", comma), ("down_comma_direct", down)):
+        facts[name] = {"go_asked_goproxy": [f"{p.rsplit('/', 1)[-1]}: {s}" for p, s in received(o, gp)],
+                       "go_ok": o.ok, "error": None if o.ok else o.error_line, "went_on_to_direct": went_on(o),
+                       "goproxy_ran": ran(o, gp), "git_host_saw": git_saw(o)}
+    case.fact(**facts, locked_says_git=[l.strip() for l in alone.errors.splitlines() if "terminal prompts" in l][:1])
+    for o, cause in ((alone, "the git host wants credentials goproxy direct does not have"),
+                     (down, "the git host down behind goproxy direct, then direct")):
+        if not o.ok:
+            errors.record(case, cause, o, None)
+    # goproxy turns every failure of its go into a 404 whose body is go's error (fetcher.go execGo, responseError)
+    case.expect("the credentials goproxy lacks are a 404 for go", (said(alone, gp, ".info") or "")[:3], "404")
+    case.expect("go prints git's own words from goproxy's answer", "terminal prompts disabled" in alone.errors,
+                True, detail=alone.errors)
+    case.expect("`,direct` goes on to the client's own git, which has the credentials",
+                (comma.ok, went_on(comma)), (True, True), detail=comma.errors)
+    case.expect("the git host down: a 404 from goproxy, then direct fails too",
+                ((said(down, gp, ".info") or "")[:3], went_on(down), down.ok), ("404", True, False),
+                detail=down.errors)

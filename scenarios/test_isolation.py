@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from fixtures.runtime import agent
+from fixtures.runtime.images import get_engine_file
 from fixtures.world.topology import Topology
 
 PROXY = "proxy.corp.test"
@@ -60,11 +61,12 @@ def test_no_route_out_of_a_scenario_network(topo, case):
 
 
 def test_fake_names_resolve_only_inside_their_network(topo, case):
-    """A member's name resolves in its own topology and nowhere else: not through another topology's resolver,
-    which answers NXDOMAIN at once for a name it does not declare (as a real network's DNS does), and not
-    through the engine's DNS of another network, which does not know it. A name no member answers to gets
-    NXDOMAIN at once inside too (getent's exit code 2, "not found"; a timeout would take a second or more)."""
-    topo.upstream(PROXY)
+    """A member's name resolves in its own topology and nowhere else: not through another topology's resolver
+    (on the same worker's network), which answers NXDOMAIN at once for a name it does not declare (as a real
+    network's DNS does), and not through the engine's DNS, which knows none of the topology's names: they are the
+    topology's own (its resolvers' tables and its servers' /etc/hosts, topology.py). A name no member answers to
+    gets NXDOMAIN at once inside too (getent's exit code 2, "not found"; a timeout would take a second or more)."""
+    up = topo.upstream(PROXY)
     inside = topo.go()
     elsewhere = Topology(topo.session, topo.labels["gotraps.test"] + "-elsewhere", topo.release)
     try:
@@ -73,18 +75,21 @@ def test_fake_names_resolve_only_inside_their_network(topo, case):
         seen_outside = outside.sh(f"getent hosts {PROXY}", timeout=10, record=False)
         unknown_inside = inside.sh("getent hosts sum.corp.test", timeout=10, record=False)
         engine_inside, engine_outside = ask_engine_dns(inside, PROXY), ask_engine_dns(outside, PROXY)
+        server_hosts = (get_engine_file(up.container, "/etc/hosts") or "").split()
     finally:
         elsewhere.close()
+    engine_knows = [e is not None and struct.unpack("!H", e[6:8])[0] > 0 for e in (engine_inside, engine_outside)]
     case.fact(inside=" ".join(seen_inside.stdout.split()), outside_exit=seen_outside.exit_code,
-              unknown_inside_exit=unknown_inside.exit_code, engine_dns_answers_outside=engine_outside is not None)
+              unknown_inside_exit=unknown_inside.exit_code, engine_dns_knows_the_name=engine_knows,
+              server_hosts_file_names_it=PROXY in server_hosts)
     assert seen_inside.ok and PROXY in seen_inside.stdout, seen_inside.stderr
-    assert engine_inside and struct.unpack("!H", engine_inside[6:8])[0] > 0, "the engine's DNS knows the alias inside"
+    assert seen_inside.stdout.split()[0] == up.address, (seen_inside.stdout, up.address)
+    assert PROXY in server_hosts, "a server finds the topology's names in its /etc/hosts"
     # `getent hosts` exits 2 when the name is not found: NXDOMAIN, not a resolver that never answered
     for what, obs in (("outside", seen_outside), ("an undeclared name inside", unknown_inside)):
         assert obs.exit_code == 2 and not obs.stdout.strip(), f"{what}: {obs.exit_code} {obs.stdout!r}"
         assert obs.duration_s < 1, f"{what}: NXDOMAIN comes at once, not after {obs.duration_s:.1f} s"
-    if engine_outside is not None:      # an engine that answers for names it does not know: never an address
-        assert struct.unpack("!H", engine_outside[6:8])[0] == 0, engine_outside.hex()
+    assert engine_knows == [False, False], "the engine's DNS knows a name of the topology"
 
 
 def test_watchdog_ends_a_command_that_never_would(topo, case):

@@ -44,6 +44,15 @@ def test_an_error_line_ending_in_a_colon_takes_its_cause_from_the_next():
     assert obs(stderr=ssh).error_line == "go: x: exit status 128: @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @"
 
 
+def test_the_trace_of_x_is_no_error_line():
+    trace = ("mkdir -p /root/go/pkg/mod/cache/vcs # git3 https://git.corp.test/lib\n"
+             "cd /root/go/pkg/mod/cache/vcs/4a1b; git ls-remote -q origin\n"
+             "0.012s # cd /root/go/pkg/mod/cache/vcs/4a1b; git ls-remote -q origin\n")
+    assert obs(stderr=trace).error_line == ""
+    assert obs(stderr=trace + "go: git.corp.test/lib@v1.0.0: unknown revision v1.0.0\n").error_line == \
+        "go: git.corp.test/lib@v1.0.0: unknown revision v1.0.0"
+
+
 def test_a_command_without_json_records_nothing_of_it():
     o = obs("not json at all", argv=("go", "mod", "download", "example.com/lib@v1.0.0"))
     assert o.json_output() is None

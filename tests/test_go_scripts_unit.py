@@ -40,7 +40,6 @@ def test_an_excluded_script_is_not_taken(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("conds, cls", [
-    ([(True, "short")], fidelity.SKIPPED_HARNESS),
     ([(False, "git")], fidelity.SKIPPED_HARNESS),
     ([(False, "net"), (False, "exec:git")], fidelity.SKIPPED_HARNESS),     # [!net:...] is the harness's
     ([(False, "exec:hg")], fidelity.SKIPPED_GO),

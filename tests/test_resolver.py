@@ -113,6 +113,10 @@ LOG = """\
 1796595273.400000 dnsmasq[17]: 3 127.0.0.1/34126 query[A] proxy.corp.test from 127.0.0.1
 1796595273.400100 dnsmasq[17]: 3 127.0.0.1/34126 forwarded proxy.corp.test to 127.0.0.11
 1796595273.410000 dnsmasq[17]: 3 127.0.0.1/34126 reply proxy.corp.test is 172.18.0.2
+1796595273.500000 dnsmasq[17]: 4 127.0.0.1/34127 query[A] mirror.corp.test from 127.0.0.1
+1796595273.500100 dnsmasq[17]: 4 127.0.0.1/34127 /etc/gotraps/dns/hosts mirror.corp.test is 172.18.0.3
+1796595273.600000 dnsmasq[17]: 5 127.0.0.1/34128 query[AAAA] mirror.corp.test from 127.0.0.1
+1796595273.600100 dnsmasq[17]: 5 127.0.0.1/34128 config mirror.corp.test is NODATA-IPv6
 """
 
 
@@ -120,7 +124,9 @@ def test_the_log_reads_back_as_lookups_with_their_answers():
     lookups = parse_log(LOG.splitlines())
     assert [str(l) for l in lookups] == ["127.0.0.1: A sum.golang.org -> NXDOMAIN",
                                          "127.0.0.1: AAAA proxy.corp.test -> no answer",
-                                         "127.0.0.1: A proxy.corp.test -> 172.18.0.2"]
+                                         "127.0.0.1: A proxy.corp.test -> 172.18.0.2",
+                                         "127.0.0.1: A mirror.corp.test -> 172.18.0.3",
+                                         "127.0.0.1: AAAA mirror.corp.test -> NODATA-IPv6"]
     assert lookups[1].t_end is None and lookups[2].t_end == pytest.approx(1796595273.41)
 
 
@@ -137,22 +143,34 @@ def rcode_and_count(msg: bytes) -> tuple[int, int]:
 
 @pytest.mark.parametrize("action, rcode", [("nxdomain", 3), ("servfail", 2), ("refused", 5)])
 def test_the_authority_answers_each_failure_with_its_rcode(action, rcode):
-    msg = authority.answer(query("proxy.corp.test", authority.A), {"action": action})
+    msg = authority.answer(query("proxy.corp.test", authority.A), {"action": action}, {})
     assert rcode_and_count(msg) == (rcode, 0)
     assert authority.question(msg)[:2] == ("proxy.corp.test", authority.A)
 
 
 def test_the_authority_answers_no_rule_with_nxdomain_and_drop_with_silence():
-    assert rcode_and_count(authority.answer(query("sum.golang.org", authority.AAAA), None)) == (3, 0)
-    assert authority.answer(query("proxy.corp.test", authority.A), {"action": "drop"}) is None
+    assert rcode_and_count(authority.answer(query("sum.golang.org", authority.AAAA), None, {})) == (3, 0)
+    assert authority.answer(query("proxy.corp.test", authority.A), {"action": "drop"}, {}) is None
 
 
 def test_the_authority_adds_the_extra_address_of_the_asked_family_only():
-    rule = {"action": "address", "addresses": ["fd00::1", "192.0.2.1"]}    # not declared: no engine lookup
-    six = authority.answer(query("proxy.corp.test", authority.AAAA), rule)
-    four = authority.answer(query("proxy.corp.test", authority.A), rule)
+    rule = {"action": "address", "addresses": ["fd00::1", "192.0.2.1"]}    # not declared: its address is not asked
+    hosts = {"proxy.corp.test": "172.18.0.2"}
+    six = authority.answer(query("proxy.corp.test", authority.AAAA), rule, hosts)
+    four = authority.answer(query("proxy.corp.test", authority.A), rule, hosts)
     assert rcode_and_count(six) == (0, 1) and six.endswith(bytes.fromhex("fd000000000000000000000000000001"))
     assert rcode_and_count(four) == (0, 1) and four.endswith(bytes([192, 0, 2, 1]))
+
+
+def test_the_authority_answers_a_declared_name_with_the_address_the_topology_gives():
+    hosts = {"proxy.corp.test": "172.18.0.2", "git.corp.test": "172.18.0.4"}
+    late = authority.answer(query("Proxy.corp.test.", authority.A), {"action": "delay", "declared": True}, hosts)
+    assert rcode_and_count(late) == (0, 1) and late.endswith(bytes([172, 18, 0, 2]))
+    six = authority.answer(query("proxy.corp.test", authority.AAAA), {"action": "delay", "declared": True}, hosts)
+    assert rcode_and_count(six) == (0, 0)       # no IPv6 on the network: NODATA
+    chained = authority.answer(query("vanity.corp.test", authority.A),
+                               {"action": "cname", "chain": ["edge.cdn.test", "git.corp.test"]}, hosts)
+    assert rcode_and_count(chained) == (0, 3) and chained.endswith(bytes([172, 18, 0, 4]))
 
 
 def test_every_fault_has_a_summary():

@@ -7,6 +7,8 @@
   tls/cert.pem     HTTPS on 443 when present
   ssh/host_key     sshd's host key (rotated by the test: new file, then SIGHUP to sshd)
   ssh/client_keys.pub   public keys allowed to log in as git
+  vcweb.tar        Go's VCS test server: the repositories vcweb.py built from a release's vcstest scripts and
+                   their index, unpacked to /srv/vcweb and served in vcweb's URL layout (vcweb_locations)
 
 Builds bare repositories under /srv/git with git fast-import, starts fcgiwrap, nginx and sshd, and
 prints one line "ready git=... nginx=... sshd=..." once all of them answer. Logs it writes for the
@@ -15,6 +17,7 @@ test: access.jsonl (nginx), sshd.jsonl (sshd's log lines, timestamped), ssh-comm
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +28,7 @@ import urllib.request
 
 STATE = "/srv/state"
 GIT_ROOT = "/srv/git"
+VCWEB_ROOT = "/srv/vcweb"
 CONF = "/etc/gotraps"
 READY_BOUND_S = 20
 
@@ -93,6 +97,50 @@ def write_nginx_includes(config):
     return tls
 
 
+def vcweb_locations(index, root=VCWEB_ROOT):
+    """nginx locations of Go's VCS test server: each git script's path to git http-backend, its repository the
+    script's directory (vcweb's git.go: GIT_PROJECT_ROOT, the path with the script's prefix stripped), every
+    other path to vcweb_serve.py (directories, auth, the insecure redirect, errors, 404s)."""
+    out = []
+    for name, s in sorted(index["scripts"].items()):
+        if s.get("handler") != "git" or name in index["dirs"]:
+            continue
+        root_dir = os.path.normpath(os.path.join(root, name, s["dir"]))
+        out.append(f'location ~ ^/{re.escape(name)}(?<vcweb_path>/.*)?$ {{\n'
+                   f'    include /etc/nginx/fastcgi_params;\n'
+                   f'    fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;\n'
+                   f'    fastcgi_param GIT_PROJECT_ROOT {root_dir};\n'
+                   f'    fastcgi_param GIT_HTTP_EXPORT_ALL "";\n'
+                   f'    fastcgi_param PATH_INFO $vcweb_path;\n'
+                   f'    fastcgi_param GIT_PROTOCOL $http_git_protocol;\n'
+                   f'    fastcgi_pass unix:/run/fcgiwrap.sock;\n}}\n')
+    out.append('location ~ ^/ {\n'
+               '    include /etc/nginx/fastcgi_params;\n'
+               '    fastcgi_param SCRIPT_FILENAME /srv/vcweb_serve.py;\n'
+               '    fastcgi_param PATH_INFO $uri;\n'
+               '    fastcgi_pass unix:/run/fcgiwrap.sock;\n}\n')
+    return "".join(out)
+
+
+def unpack_vcweb():
+    """Go's VCS test server, when the state has one: its nginx locations (else none)."""
+    conf, tar = "", os.path.join(STATE, "vcweb.tar")
+    if os.path.exists(tar):
+        os.makedirs(VCWEB_ROOT, exist_ok=True)
+        proc = subprocess.run(["tar", "-xf", tar, "-C", VCWEB_ROOT], capture_output=True, text=True)
+        if proc.returncode:
+            fail(f"unpacking vcweb.tar: {proc.stderr}")
+        conf = vcweb_locations(load_from(VCWEB_ROOT, "index.json"))
+    with open(f"{CONF}/vcweb.conf", "w") as f:
+        f.write(conf)
+    return bool(conf)
+
+
+def load_from(directory, name):
+    with open(os.path.join(directory, name)) as f:
+        return json.load(f)
+
+
 def write_authorized_keys():
     keys = ""
     try:
@@ -144,6 +192,7 @@ def main():
     config = load("config.json", {"host": "git.example"})
     build_repos(load("repos.json", {}))
     tls = write_nginx_includes(config)
+    vcweb = unpack_vcweb()
     write_authorized_keys()
     for log in ("access.jsonl", "sshd.jsonl", "ssh-commands.jsonl"):
         open(os.path.join(STATE, log), "a").close()
@@ -164,7 +213,7 @@ def main():
     banner = wait_ready(tls, ssh)
     print(f'ready git="{version(["git", "--version"], "git version ")}" '
           f'nginx="{version(["nginx", "-v"], "nginx version: ")}" sshd="{banner.removeprefix("SSH-2.0-") or "-"}" '
-          f'https={"on" if tls else "off"}', flush=True)
+          f'https={"on" if tls else "off"} vcweb={"on" if vcweb else "off"}', flush=True)
     while True:
         for child in children:
             if child.poll() is not None:

@@ -6,6 +6,7 @@ name with a DNS fault to, and every name when a scenario makes every name one me
 
 It answers on UDP port 5353 what STATE/rules.json (read again when it changes) says for the name: a DNS fault
 of fixtures/world/resolver.py FAULTS, the rule "*" for any other name, and NXDOMAIN at once without a rule,
+with the addresses of the topology's names its "hosts" table gives,
 as the DNS of a real network does for a name that does not exist. It prints one "ready" line on stdout once
 it listens, and stops on SIGTERM.
 """
@@ -20,7 +21,6 @@ import sys
 import threading
 
 AUTHORITY = ("0.0.0.0", 5353)     # the dnsmasq beside it and every go client's forward here
-ENGINE_DNS = ("127.0.0.11", 53)
 TYPES = {1: "A", 5: "CNAME", 28: "AAAA"}
 A, CNAME, AAAA = 1, 5, 28
 NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
@@ -64,24 +64,11 @@ def record(name: str, rtype: int, rdata: bytes) -> bytes:
     return encode_name(name) + struct.pack("!HHIH", rtype, 1, TTL, len(rdata)) + rdata
 
 
-def addresses(name: str, qtype: int) -> list[str]:
-    """What the engine's DNS answers for a name of the network (A or AAAA); [] for none."""
-    query = struct.pack("!HHHHHH", 0x6774, 0x0100, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", qtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(1.0)
-        try:
-            s.sendto(query, ENGINE_DNS)
-            msg = s.recv(4096)
-        except OSError:
-            return []
-    count, at, out = struct.unpack("!H", msg[6:8])[0], question(msg)[2], []
-    for _ in range(count):
-        at = skip_name(msg, at)
-        rtype, _, _, size = struct.unpack("!HHIH", msg[at:at + 10])
-        if rtype == qtype:
-            out.append(str(ipaddress.ip_address(msg[at + 10:at + 10 + size])))
-        at += 10 + size
-    return out
+def addresses(name: str, qtype: int, hosts: dict) -> list[str]:
+    """A declared name's addresses (A or AAAA) as the topology gives them (rules.json "hosts": the engine's DNS
+    knows none of its names); [] for none."""
+    address = hosts.get(name.lower().rstrip("."))
+    return [address] if address and ipaddress.ip_address(address).version == (4 if qtype == A else 6) else []
 
 
 def address_records(name: str, qtype: int, addrs: list[str]) -> list[bytes]:
@@ -110,10 +97,15 @@ class Rules:
                     self.rules = json.load(f)
             except (OSError, ValueError):
                 self.rules = {}
-        return self.rules.get(name) or self.rules.get("*")
+        return (self.rules.get("names") or {}).get(name) or (self.rules.get("names") or {}).get("*")
+
+    @property
+    def hosts(self) -> dict:
+        """name -> address of every declared name, as of the last get()."""
+        return self.rules.get("hosts") or {}
 
 
-def answer(query: bytes, rule: dict | None) -> bytes | None:
+def answer(query: bytes, rule: dict | None, hosts: dict) -> bytes | None:
     """The authority's answer to a query under a rule (None: no answer at all)."""
     name, qtype, _ = question(query)
     action = (rule or {}).get("action", "nxdomain")
@@ -124,11 +116,11 @@ def answer(query: bytes, rule: dict | None) -> bytes | None:
     if action == "cname":           # name -> chain[0] -> ... -> chain[-1], a name of the network
         chain = [name, *rule["chain"]]
         records = [record(a, CNAME, encode_name(b)) for a, b in zip(chain, chain[1:])]
-        return reply(query, NOERROR, records + address_records(chain[-1], qtype, addresses(chain[-1], qtype)))
+        return reply(query, NOERROR, records + address_records(chain[-1], qtype, addresses(chain[-1], qtype, hosts)))
     if action == "alias":           # any name: the address of rule["of"]
-        return reply(query, NOERROR, address_records(name, qtype, addresses(rule["of"], qtype)))
+        return reply(query, NOERROR, address_records(name, qtype, addresses(rule["of"], qtype, hosts)))
     # "delay" and "address": the name's own addresses (a declared name's), plus rule["addresses"]
-    found = addresses(name, qtype) if rule.get("declared") else []
+    found = addresses(name, qtype, hosts) if rule.get("declared") else []
     extra = rule.get("addresses", [])
     if not found and not extra and not rule.get("declared"):
         return reply(query, NXDOMAIN)
@@ -142,7 +134,7 @@ def serve_authority(rules: Rules) -> socket.socket:
     def handle(query: bytes, peer) -> None:
         try:
             rule = rules.get(question(query)[0])
-            msg = answer(query, rule)
+            msg = answer(query, rule, rules.hosts)
         except Exception as exc:      # a malformed query: say so in the log, answer nothing
             print(f"authority: {exc!r}", file=sys.stderr, flush=True)
             return

@@ -22,6 +22,7 @@ import os
 
 import goproxy
 from httpfault import Response, text_response
+from upstreamlib import gomod
 
 CT_TEXT = "text/plain; charset=utf-8"
 
@@ -69,3 +70,26 @@ class CmdGoProxy(goproxy.GoProxy):
                 target = "/mod/%s" % rest if int(count) <= 1 else "/mod/redirect/%d/%s" % (int(count) - 1, rest)
                 return Response(302, {"Location": target}, b"")
         return super().answer(handler, "/" + p)
+
+    def _file(self, mpath, version, ext):
+        # proxy_test.go: a commit hash (all hex) names the highest version whose hash it prefixes or is a prefix
+        # of: a pseudo-version's suffix, a tagged version's .info "Short", which is often "", so a prefix of any
+        # hash (golang.org/x/text@14c0d48 is v0.3.0 there: mod_get_commit).
+        if goproxy._HEX_RE.match(version):
+            _, by_path, _, _ = self.modset.snapshot()
+            best = None
+            for m in by_path.get(mpath, ()):
+                if gomod.is_pseudo_version(m.version):
+                    v = m.version[:len(m.version) - len(gomod.semver_build(m.version))]
+                    short = v[v.rindex("-") + 1:]
+                else:
+                    try:
+                        short = json.loads(m.info).get("Short") or ""
+                    except (ValueError, AttributeError):
+                        short = ""
+                if (short.startswith(version) or version.startswith(short)) and (
+                        best is None or gomod.semver_compare(m.version, best) > 0):
+                    best = m.version
+            if best is not None:
+                version = best
+        return super()._file(mpath, version, ext)
