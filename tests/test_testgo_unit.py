@@ -20,6 +20,11 @@ def test_a_script_gets_the_test_build_only_when_its_text_needs_a_hook(text, need
     assert goscripts.needs_testgo(text) is needs
 
 
+def test_a_script_expecting_the_vcstest_hook_gets_the_test_build_by_name():
+    assert goscripts.needs_testgo(b"go mod download vcs-test.golang.org/git/mainonly.git@v1.0.0\n", "mod_gonoproxy")
+    assert not goscripts.needs_testgo(b"go mod download vcs-test.golang.org/git/mainonly.git@v1.0.0\n", "mod_x")
+
+
 def test_the_test_build_runs_in_gos_environment_for_it_and_the_real_go_keeps_ours():
     real, testgo = goscripts.go_test_env("1.27.3"), goscripts.go_test_env("1.27.3", testgo=True)
     assert "CMDGO_TEST_RUN_MAIN" not in real and "TESTGONETWORK" not in real
