@@ -182,3 +182,16 @@ def test_the_run_diff_compares_json_output_only_when_both_lines_record_it():
 def dataclass_replace(record, **kw):
     import dataclasses
     return dataclasses.replace(record, **kw)
+
+
+def test_a_byte_of_a_go_script_that_is_not_utf8_is_kept_and_shown_escaped(tmp_path):
+    from fixtures.script.default import ENGINE
+    from fixtures.script.engine import ScriptError
+    script = tmp_path / "bytes.txt"
+    script.write_bytes(b"go mod init m\n! go get golang.org/x/net/http/httpguts\xffv0.43.0\n")
+    with pytest.raises(ScriptError, match="not UTF-8: byte 0xff"):
+        ENGINE.load(script, need_go=False)
+    words = ENGINE.load(script, need_go=False, any_bytes=True).lines[1].words()
+    assert words[-1].encode("utf-8", "surrogateescape") == b"golang.org/x/net/http/httpguts\xffv0.43.0"
+    o = obs(argv=("go", "get", words[-1]))
+    assert o.record().command == "go get golang.org/x/net/http/httpguts\\xffv0.43.0"
