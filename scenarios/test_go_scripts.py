@@ -8,7 +8,9 @@ test proxy is played by the cmdgo role of the fake upstream (docker/upstream/cmd
 release's cmd/go/testdata/mod, its checksum DB by the sumdb role with Go's test key; the environment is
 script_test.go's, translated (go_test_env). They run as under `go test`, not `-short`: a script naming
 vcs-test.golang.org gets Go's VCS test server (fixtures/world/vcweb.py: the git host serving the release's own
-vcstest repositories over HTTPS and HTTP). Each case ends in one of four classes (fixtures/record/fidelity.py): passed, skipped for Go's own
+vcstest repositories over HTTPS and HTTP); one that needs Go's test build of cmd/go (a TESTGO_ hook, Go's
+vcstest interceptor) runs with it, built once per release from its sources (goscripts.py needs_testgo,
+docker/go/testgo/), every other with the released go. Each case ends in one of four classes (fixtures/record/fidelity.py): passed, skipped for Go's own
 reason, skipped for the harness's (said why), failed: a gap of the fake upstreams or of the engine, the log
 says which line.
 """
