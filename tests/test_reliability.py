@@ -80,7 +80,7 @@ def test_a_held_build_lock_is_waited_for_and_said(cache, monkeypatch):
     held.wait(5)
     with images._lock("gotraps/x", wait_s=5):
         pass
-    assert said and "another run is building gotraps/x" in said[0] and "waiting up to 5 s" in said[0]
+    assert said and "gotraps/x is being built" in said[0] and "waiting up to 5 s" in said[0]
 
 
 def test_a_build_lock_held_too_long_is_an_error(cache):
