@@ -244,3 +244,6 @@ def test_a_server_whose_request_counts_vary_is_compared_by_presence():
     assert changed and not any(" a saw " in f for f in changed), changed       # b's request to b went away: a change
     assert rundiff.behaviour(a)["go command 1: a saw GET /x -> 403"] == "seen"
     assert rundiff.behaviour(dataclasses.replace(a, requests_vary={}))["go command 1: a saw GET /x -> 403"] == "3×"
+    assert not any(f.startswith("go command 1: go sent a ") for f in rundiff.behaviour(a))    # nor their headers
+    # a case that says so since: the run before it is compared the same way
+    assert [f for f, _, _ in rundiff.changed_fields(dataclasses.replace(a, requests_vary={}), b)[0]] == changed
