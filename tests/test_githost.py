@@ -143,3 +143,5 @@ def test_sshd_lines_become_one_request_per_connection():
     assert (first.method, first.path, first.t, first.detail["auth"]) == ("SSH", "/team/secret", 11.0, "publickey")
     assert first.detail["command"] == "git-upload-pack '/team/secret'" and len(first.detail["log"]) == 2
     assert second.path == "" and second.detail["auth"] == "none: closed before authentication"
+    # a connection has ended once sshd said so: the first is still open (the git host's settle waits for its end)
+    assert first.t_end is None and second.t_end == 14.0

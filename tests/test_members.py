@@ -1,6 +1,7 @@
 """The world's members without Docker: the middleware registry is the one source of each program, each
 kind's settle policy waits as it says, and no module reaches into another's private names."""
 import hashlib
+from types import SimpleNamespace
 import re
 import time
 from pathlib import Path
@@ -125,10 +126,12 @@ def test_after_end_is_waited_once_for_all(monkeypatch):
     assert slept == []
 
 
-def test_each_kind_settles_as_before():
-    assert Upstream.settle == Settle("ends", 0.5, 0.02) and ChecksumDB.settle == Upstream.settle
-    assert Middleware.settle == Settle("quiet", 0.5, 0.03, 0.1)
-    assert GitHost.settle == Settle("quiet", 1.0, 0.05, 0.1)
+def test_each_kind_settles_as_it_logs():
+    assert Upstream.settle == Settle.ends(0.5, 0.02) and ChecksumDB.settle == Upstream.settle
+    # a program that writes its line as the request ends is read until quiet; Envoy and Varnish after their lag
+    lags = {name: Middleware.settle.fget(SimpleNamespace(program=p)).after_end_s for name, p in PROGRAMS.items()}
+    assert lags == {**{name: 0.0 for name in PROGRAMS}, "envoy": LOG_SETTLE_S, "varnish": 0.05}
+    assert GitHost.settle == Settle.ends(2.0, 0.03, then_quiet=True)
     assert GoClient.settle == Settle.NONE
 
 
