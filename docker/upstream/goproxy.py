@@ -88,7 +88,7 @@ import ssl
 import threading
 import urllib.parse
 
-from upstreamlib import gomod, sumdb_attacks
+from upstreamlib import gomod
 from httpfault import JSONFile, Response, Upstream, _file_sig, text_response
 
 CT_JSON = "application/json"
@@ -253,6 +253,13 @@ def prebuilt_versions(state_dir, mpath):
     return [gomod.unescape_version(n[:-len(".info")]) for n in names if n.endswith(".info")]
 
 
+def _sumdb_attacks():
+    """upstreamlib.sumdb_attacks, imported when a case first lies (its attacks and the checksum DB's code are a
+    third of a start's imports, which every case's proxy waits for)."""
+    from upstreamlib import sumdb_attacks
+    return sumdb_attacks
+
+
 def parse_goimport(data):
     """state/goimport.json: {"<module path prefix>": "<vcs> <repo URL>"}."""
     if not isinstance(data, dict) or not all(
@@ -288,7 +295,7 @@ class GoProxy(Upstream):
                                     parse_sumdb_proxy, {}, self.log)
         self.goimport = JSONFile(os.path.join(self.state_dir, "goimport.json"), parse_goimport, {}, self.log)
         self.sumdb_attack = JSONFile(os.path.join(self.state_dir, "sumdb-attack.json"),
-                                     sumdb_attacks.parse_config, None, self.log)
+                                     lambda data: _sumdb_attacks().parse_config(data), None, self.log)
         self._attack = None          # the sumdb_attacks.Context of the config in force
         self._attack_lock = threading.Lock()
         self._ssl_lock = threading.Lock()
@@ -440,11 +447,11 @@ class GoProxy(Upstream):
                 def forward(r, get=_GET):
                     resp = self._forward(get, name, base + "/" + r)
                     return resp.status, dict(resp.headers).get("Content-Type"), resp.body
-                self._attack = sumdb_attacks.Context(config, lines, forward)
+                self._attack = _sumdb_attacks().Context(config, lines, forward)
             attack = self._attack
         try:
             answer = attack.serve(rest)
-        except sumdb_attacks.AttackError as e:
+        except _sumdb_attacks().AttackError as e:
             return text_response(502, "gotraps goproxy: sumdb attack %s: %s\n" % (config["attack"], e), CT_TEXT)
         if answer is None:
             return None
