@@ -130,7 +130,7 @@ def test_each_kind_settles_as_it_logs():
     assert Upstream.settle == Settle.ends(0.5, 0.02) and ChecksumDB.settle == Upstream.settle
     # a program that writes its line as the request ends is read until quiet; Envoy and Varnish after their lag
     lags = {name: Middleware.settle.fget(SimpleNamespace(program=p)).after_end_s for name, p in PROGRAMS.items()}
-    assert lags == {**{name: 0.0 for name in PROGRAMS}, "envoy": LOG_SETTLE_S, "varnish": 0.05}
+    assert lags == {**{name: 0.0 for name in PROGRAMS}, "envoy": LOG_SETTLE_S, "squid": LOG_SETTLE_S, "varnish": 0.05}
     assert GitHost.settle == Settle.ends(2.0, 0.03, then_quiet=True)
     assert GoClient.settle == Settle.NONE
 
