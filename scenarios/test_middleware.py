@@ -11,7 +11,6 @@ go fetch twice (C4.5). Every middleware here is the real program with a config n
 (docker/<program>/templates/); its access log is part of each observation.
 """
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -606,7 +605,7 @@ def test_varnish_ttl_and_grace(topo, case, headers):
     if down:
         up.clear_faults()
         up.fault(r"/@v/list$", "status", code=503)
-    time.sleep(1.2)
+    case.wait(1.2, "the 1 s TTL to pass")
     after_ttl = go.run("list", "-m", "-versions", "example.com/lib")
     again = case.note(go.run("list", "-m", "-versions", "example.com/lib"))
     runs = {"at_once": at_once, "after_ttl": after_ttl, "again": again}

@@ -165,6 +165,18 @@ def test_a_case_writes_a_typed_line_that_loads_back(tmp_path):
     assert loaded == [line] and loaded[0].observation.requests[0].fault == "hang"
 
 
+def test_a_wait_on_purpose_is_not_the_harness_time(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    c = Case("scenarios/test_x.py::test_y[go1.27.3]", "x", {"go_release": "1.27.3"}, ())
+    c.topology = SimpleNamespace(observations=[observation()], setup_s=0.0, cpu_s={})
+    c.wait(1.2, "a TTL to pass")
+    line = result_line(c, {w: report(w) for w in ("setup", "call", "teardown")},
+                       SimpleNamespace(run_id="r1", worker="gw0", components={}), nondeterministic=False)
+    assert (line.duration_s, line.waited_s, line.harness_s) == (3.0, 1.2, 1.3)
+    with pytest.raises(AssertionError):
+        c.wait(1, "")
+
+
 @pytest.mark.parametrize("reports, outcome", [
     ({"setup": report("setup", failed=True)}, "error"),
     ({"setup": report("setup"), "call": report("call", failed=True)}, "failed"),
