@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """serve.py with its imports done before the case: a pooled upstream container's resident process.
 
-    python3 resident.py    (started once per pooled container, its output the container's log)
+    python3 resident.py FIFO PIDFILE    (once per pooled container, its output the container's log)
 
 A start of serve.py spends about 0.1 s of CPU importing (http.server, the roles, the checksum DB's
 cryptography) while its case waits. This process imports all of it once, when the container is new, then
@@ -23,21 +23,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import serve  # noqa: E402
 
-RUN = "/run/gotraps"
-FIFO, PIDFILE = f"{RUN}/resident.fifo", f"{RUN}/resident.pid"
 
 
-def main():
+def main(fifo_path, pidfile):
     for module in [*(spec.partition(".")[0] for spec in serve.ROLES.values()), "upstreamlib.sumdb_attacks"]:
         importlib.import_module(module)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)        # the children are reaped as they end
-    if os.path.exists(FIFO):
-        os.unlink(FIFO)
-    os.mkfifo(FIFO, 0o600)
-    fifo = os.fdopen(os.open(FIFO, os.O_RDWR), "r")      # read-write: no end of file between writers
-    with open(PIDFILE + ".new", "w") as f:
+    if os.path.exists(fifo_path):
+        os.unlink(fifo_path)
+    os.mkfifo(fifo_path, 0o600)
+    fifo = os.fdopen(os.open(fifo_path, os.O_RDWR), "r")      # read-write: no end of file between writers
+    with open(pidfile + ".new", "w") as f:
         f.write(f"{os.getpid()}\n")
-    os.rename(PIDFILE + ".new", PIDFILE)
+    os.rename(pidfile + ".new", pidfile)
     for line in fifo:
         request = json.loads(line)
         if os.fork() == 0:
@@ -61,4 +59,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:])
