@@ -24,6 +24,7 @@ test_build_a_rebuilds_std (C4.7) builds a main package and shows that rebuild.
 import collections
 import re
 import shlex
+import time
 
 import pytest
 
@@ -115,13 +116,16 @@ def clean_during_download(t: Trials, argv, i):
     return cmd.result(), clean
 
 
-# As soon as its first argument exists, stops (SIGSTOP) every process whose command line begins with its second,
-# runs `go clean -modcache` to its end, and lets them go on. perl looks every 0.2 ms without forking: a shell
-# loop forking sleep every 2 ms once missed a whole extraction on a tmpfs, which takes about 0.1 s; and a clean
-# merely started at that instant missed it too, once in a few trials, on a busy machine (go's own start takes
-# longer than the extraction then). Stopped, the command is inside its extraction for as long as the clean runs.
+# Says it looks (its third argument, a file), then as soon as its first argument exists, stops (SIGSTOP) every
+# process whose command line begins with its second, runs `go clean -modcache` to its end, and lets them go on.
+# perl looks every 0.2 ms without forking: a shell loop forking sleep every 2 ms once missed a whole extraction
+# on a tmpfs, which takes about 0.1 s; and a clean merely started at that instant missed it too, once in a few
+# trials, on a busy machine (go's own start takes longer than the extraction then). The command starts once it
+# looks (a command started with it once extracted before it looked, and it waited for the marker to its
+# watchdog). Stopped, the command is inside its extraction for as long as the clean runs.
 CLEAN_WHEN_THERE = r"""
-my ($marker, $command) = @ARGV;
+my ($marker, $command, $looking) = @ARGV;
+open(my $l, ">", $looking) or die "$looking: $!"; close $l;
 select undef, undef, undef, 0.0002 until -e $marker;
 my @stopped;
 for my $dir (glob "/proc/[0-9]*") {
@@ -140,9 +144,12 @@ exit($code >> 8);
 
 
 def clean_during_extraction(t: Trials, argv, i):
-    command = shlex.join(["go", *argv[:2]])
+    command, looking = shlex.join(["go", *argv[:2]]), f"/tmp/clean-looking-{i}"
     clean = t.go.start_sh(f"exec perl -e {shlex.quote(CLEAN_WHEN_THERE)} {BIG_DL}/v1.0.0.partial "
-                          f"{shlex.quote(command)}", timeout=60)
+                          f"{shlex.quote(command)} {looking}", timeout=60)
+    deadline = time.monotonic() + 10
+    while t.go.read(looking) is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     cmd = t.go.start(*argv, timeout=60)
     return cmd.result(), clean.result()
 

@@ -117,10 +117,13 @@ LOG = """\
 1796595273.500100 dnsmasq[17]: 4 127.0.0.1/34127 /etc/gotraps/dns/hosts mirror.corp.test is 172.18.0.3
 1796595273.600000 dnsmasq[17]: 5 127.0.0.1/34128 query[AAAA] mirror.corp.test from 127.0.0.1
 1796595273.600100 dnsmasq[17]: 5 127.0.0.1/34128 config mirror.corp.test is NODATA-IPv6
+1796595273.700000 dnsmasq[17]: 6 127.0.0.1/34129 query[A] flush.gotraps.invalid from 127.0.0.1
+1796595273.700100 dnsmasq[17]: 6 127.0.0.1/34129 config flush.gotraps.invalid is NXDOMAIN
 """
 
 
 def test_the_log_reads_back_as_lookups_with_their_answers():
+    """Each query with its answers, but the harness's own lookup of FLUSH (Dnsmasq._flush)."""
     lookups = parse_log(LOG.splitlines())
     assert [str(l) for l in lookups] == ["127.0.0.1: A sum.golang.org -> NXDOMAIN",
                                          "127.0.0.1: AAAA proxy.corp.test -> no answer",

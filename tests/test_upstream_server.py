@@ -235,6 +235,22 @@ def test_fault_delay(srv, state):
     assert st == 200 and body.startswith(b"v1.0.0") and time.time() - t >= 0.3
 
 
+@pytest.mark.parametrize("rule,status", [({"action": "delay", "seconds": 3}, None),
+                                         ({"action": "trickle", "bytes": 1, "interval": 3}, 200)])
+def test_a_fault_that_waits_gives_up_when_its_client_goes(srv, state, rule, status):
+    """A client that closes while a fault waits ends the request at once, with what was sent."""
+    set_faults(state, [{"path": "list", **rule}])
+    s = raw_request(srv, "/example.com/multi/@v/list")
+    wait_for(lambda: log_lines(state))
+    time.sleep(0.2)
+    assert not [l for l in log_lines(state) if l.get("end")]       # the client is there: it waits
+    closed = time.time()
+    s.close()
+    end = wait_for(lambda: [l for l in log_lines(state) if l.get("end")])
+    assert end[0]["t"] - closed < 0.2 and end[0]["status"] == status
+    assert end[0]["bytes"] == (1 if status else 0)
+
+
 def test_fault_hang(srv, state):
     set_faults(state, [{"path": "list", "action": "hang"}])
     with pytest.raises(socket.timeout):

@@ -42,7 +42,10 @@ Request log lines:
   unusable, or null; "rule" is the rule's id (its index when it has none)
   or null.
   "status" is null when no response was sent (hang, reset, close, client
-  gone before the status line); "bytes" counts body bytes sent.
+  gone before the status line); "bytes" counts body bytes sent. A fault
+  that waits (delay, hold, the pause between trickled pieces) gives up as
+  soon as the client has closed the connection: nothing it would send
+  reaches anyone, and the end line says at once what was sent.
   A connection to a TLS listener in "hang-handshake" mode is logged as an
   arrival with "method": "", "path": "", "host": null, "headers": {},
   "tls": true, "fault": "tls-hang-handshake" when accepted, and an end line
@@ -65,6 +68,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 
@@ -150,7 +154,7 @@ class _Exchange(faults.Exchange):
         return self._handler._answer(self._path)
 
     def wait(self, seconds):
-        return self._handler.upstream.stopping.wait(seconds)
+        return self._handler._wait(seconds)
 
     def drop(self, reset=False):
         if reset:
@@ -330,6 +334,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         self._wait_for_peer_close(self.connection)
 
+    def _wait(self, seconds):
+        """Sleep seconds; True when the server is stopping or the client has closed the connection meanwhile
+        (then give up)."""
+        deadline = time.monotonic() + seconds
+        poller = select.poll()
+        try:
+            poller.register(self.connection, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        except (OSError, ValueError):
+            return True
+        while not self.upstream.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if poller.poll(min(left, 0.05) * 1000):
+                return True
+        return True
+
     def _wait_for_peer_close(self, sock):
         """Hold sock open, answering nothing, until the peer closes it or the server stops."""
         while not self.upstream.stopping.is_set():
@@ -359,7 +380,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     body = body[:limit]
                 step, interval = trickle or (len(body) or 1, 0)
                 for at in range(0, len(body), step):
-                    if at and self.upstream.stopping.wait(interval):
+                    if at and self._wait(interval):
                         break
                     self.wfile.write(body[at:at + step])
                     self.wfile.flush()

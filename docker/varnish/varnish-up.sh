@@ -6,8 +6,8 @@
 # then emptied. Run as serve.sh's PREPARE, so that the port is probed only after this returned.
 set -u
 dir=/var/lib/varnish/gotraps log=/var/log/gotraps/access.log
-# cc_command: the VCL's C compiled without optimising, as the check does (Debian's -O2 -g cost a start 0.15 s
-# more on an idle machine; what the VCL does is the same)
+# cc_command: the VCL's C compiled without optimising (Debian's -O2 -g cost a start 0.15 s more on an idle
+# machine; what the VCL does is the same)
 varnishd -n "$dir" -f "$1" -a :80 -s malloc,64m -P /run/varnishd.pid \
     -p cc_command='exec gcc -O0 -pthread -fpic -shared -o %o %s' || exit 1
 # -a: appends, so that emptying the log below does not leave varnishncsa writing at its old offset

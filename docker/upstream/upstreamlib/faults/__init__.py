@@ -125,7 +125,7 @@ class Exchange:
         raise NotImplementedError
 
     def wait(self, seconds):
-        """Sleep; True when the server is stopping meanwhile (then give up: return drop())."""
+        """Sleep; True when the server is stopping or the client has gone meanwhile (then give up: return drop())."""
         raise NotImplementedError
 
     def drop(self, reset=False):
