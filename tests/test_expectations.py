@@ -103,3 +103,11 @@ def test_a_release_that_behaves_otherwise_gets_its_verdict_and_a_failed_case():
     assert [(e.name, e.held) for e in line.expectations] == [("proxy A is asked first", True),
                                                              ("go falls back to the next proxy", False)]
     assert json.loads(json.dumps(line.to_json()))["expectations"][1]["observed"] is True
+
+
+def test_the_workers_end_is_not_its_last_cases_time():
+    """pytest times a worker's end (its pooled containers removed) as its last case's teardown: taken off, once."""
+    session = SimpleNamespace(run_id="r1", worker="gw0", components={}, end_s=2.5)
+    last = result_line(Case("t", "x", {}, ()), reports(), session, nondeterministic=False)
+    assert last.duration_s == 0.5 and last.harness_s == 0.5 and session.end_s == 0.0
+    assert result_line(Case("u", "x", {}, ()), reports(), session, nondeterministic=False).duration_s == 3.0
