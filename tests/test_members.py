@@ -1,6 +1,7 @@
 """The world's members without Docker: the middleware registry is the one source of each program, each
 kind's settle policy waits as it says, and no module reaches into another's private names."""
 import hashlib
+import json
 from types import SimpleNamespace
 import re
 import time
@@ -10,6 +11,7 @@ import pytest
 
 from fixtures.runtime.images import DOCKER_DIR
 from fixtures.world import member as member_mod
+from fixtures.world import middleware as middleware_mod
 from fixtures.world.githost import GitHost
 from fixtures.world.goclient import GoClient
 from fixtures.world.member import LOG_SETTLE_S, Member, Settle, collect_requests
@@ -133,6 +135,19 @@ def test_each_kind_settles_as_it_logs():
     assert lags == {**{name: 0.0 for name in PROGRAMS}, "envoy": LOG_SETTLE_S, "squid": LOG_SETTLE_S, "varnish": 0.05}
     assert GitHost.settle == Settle.ends(2.0, 0.03, then_quiet=True)
     assert GoClient.settle == Settle.NONE
+
+
+def test_a_request_a_middle_box_logs_as_it_ends_is_handed_once(monkeypatch):
+    """A middle box logs a request as it ends: one that began first (the zip) may be logged after one already
+    handed to an observation (the .mod); a line being written is not read yet."""
+    logs = iter([b'{"p": "/mod", "t": 1}\n{"p": "/zi', b'{"p": "/mod", "t": 1}\n{"p": "/zip", "t": 0.5}\n',
+                 b'{"p": "/mod", "t": 1}\n{"p": "/zip", "t": 0.5}\n{"p": "/x", "t": 2}\n'])
+    monkeypatch.setattr(middleware_mod, "get_file", lambda c, p: next(logs))
+    mw = object.__new__(Middleware)
+    mw.host, mw.future, mw._seen = "mirror.corp.test", SimpleNamespace(result=lambda: None), 0
+    mw.program = SimpleNamespace(parse=lambda host, line: Request(server=host, method="GET", path=json.loads(line)["p"],
+                                                                  status=200, fault=None, t=json.loads(line)["t"]))
+    assert [[r.path for r in mw.take_new()] for _ in range(3)] == [["/mod"], ["/zip"], ["/x"]]
 
 
 def test_new_requests_are_handed_once():
