@@ -37,9 +37,9 @@ def test_a_line_is_a_request():
 
 
 def test_lines_of_one_second_keep_the_files_order(monkeypatch):
-    """Members hand out their log's requests by position after sorting by t: the order must be the file's."""
+    """Lines stamped alike sort in the file's order."""
     from fixtures.world import middleware
-    text = "\n".join(line(path=p, request_time=t) for p, t in (("/a", "0.001"), ("/b", "0.045"), ("/c", "0.002")))
+    text = "".join(line(path=p, request_time=t) + "\n" for p, t in (("/a", "0.001"), ("/b", "0.045"), ("/c", "0.002")))
     monkeypatch.setattr(middleware, "get_file", lambda container, path: text.encode())
     mw = Middleware(SimpleNamespace(session=SimpleNamespace(ca=CA.create())), "nghttpx", "m", None, "u", {})
     mw.future = SimpleNamespace(result=lambda: None)      # its container
